@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies flow one way:
+//   CBLAS <- DiffusionCore (schedules, the NoisePredictor protocol) <- ToyModels, NeuralCore, Integrators
+//   <- Convergence <- adjointdeis (CLI)
+let package = Package(
+  name: "AdjointDEIS",
+  products: [
+    .executable(name: "adjointdeis", targets: ["adjointdeis"]),
+    .library(name: "DiffusionCore", targets: ["DiffusionCore"]),
+    .library(name: "ToyModels", targets: ["ToyModels"]),
+    .library(name: "Integrators", targets: ["Integrators"]),
+    .library(name: "Convergence", targets: ["Convergence"]),
+    .library(name: "NeuralCore", targets: ["NeuralCore"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+    .target(name: "DiffusionCore"),
+    .target(name: "ToyModels", dependencies: ["DiffusionCore", "CBLAS"]),
+    .target(name: "Integrators", dependencies: ["DiffusionCore"]),
+    .target(name: "NeuralCore", dependencies: ["DiffusionCore", "CBLAS"]),
+    .target(name: "Convergence", dependencies: ["DiffusionCore", "ToyModels", "Integrators"]),
+    .executableTarget(
+      name: "adjointdeis",
+      dependencies: [
+        "DiffusionCore", "ToyModels", "Integrators", "Convergence", "NeuralCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .testTarget(name: "DiffusionCoreTests", dependencies: ["DiffusionCore"]),
+  ]
+)
