@@ -31,5 +31,9 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "DiffusionCoreTests", dependencies: ["DiffusionCore"]),
+    .testTarget(name: "ToyModelsTests", dependencies: ["ToyModels", "DiffusionCore"]),
+    .testTarget(name: "IntegratorsTests", dependencies: ["Integrators", "ToyModels", "DiffusionCore"]),
+    .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore", "DiffusionCore"]),
+    .testTarget(name: "ConvergenceTests", dependencies: ["Convergence", "Integrators", "ToyModels", "DiffusionCore"]),
   ]
 )

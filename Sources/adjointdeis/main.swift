@@ -1,9 +1,11 @@
 import ArgumentParser
 
+/// The command-line tool. Each subcommand lives in its own file beside this one.
 struct AdjointDEIS: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "adjointdeis",
-    abstract: "Gradients through diffusion samplers with the continuous adjoint (AdjointDEIS).")
+    abstract: "Gradients through diffusion samplers with the continuous adjoint (AdjointDEIS).",
+    subcommands: [])
 }
 
 AdjointDEIS.main()
