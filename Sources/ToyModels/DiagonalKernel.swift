@@ -1,0 +1,79 @@
+import Foundation
+
+extension GaussianMixture {
+  /// The diagonal form, one sample at a time. With `c_ki = alpha^2 exp(2 log_std_ki) + sigma^2`,
+  /// `u_k = (x - alpha mu_k) / c_k`, `l_k = log pi_k - (1/2) sum_i log c_ki - (1/2) (x - alpha mu_k) . u_k`,
+  /// `r = softmax(l)`: `eps = sigma sum_k r_k u_k`.
+  /// Reverse mode with cotangent v: `s_k = sigma v . u_k`, `gl_k = r_k (s_k - sum_j r_j s_j)`,
+  /// `dL/d(x - alpha mu_k) = sigma r_k v / c_k - gl_k u_k` (summed over k: dL/dx; times -alpha: dL/dmu_k),
+  /// `dL/dc_ki = -sigma r_k v_i u_ki / c_ki + gl_k (u_ki^2 - 1/c_ki) / 2`, `dc_ki/dlog_std_ki = 2 alpha^2 Sigma_ki`.
+  func diagonalKernel(_ io: MixtureIO) {
+    let K = componentCount, d = dataDimension, Kd = K * d
+    let alpha = io.alpha, sigma = io.sigma
+    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * Kd + 3 * K)
+    defer { scratch.deallocate() }
+    let scaledMeans = scratch, inverseC = scratch + Kd, dCdLogStd = scratch + 2 * Kd, u = scratch + 3 * Kd
+    let halfLogDet = scratch + 4 * Kd, l = halfLogDet + K, s = l + K
+
+    // Per call: alpha mu_k, 1 / c_k, (1/2) log det C_k and 2 alpha^2 Sigma_k.
+    let alpha2 = alpha * alpha, sigma2 = sigma * sigma
+    for k in 0..<K {
+      var logDet = 0.0
+      for i in 0..<d {
+        let j = k * d + i
+        let variance = exp(2 * logStdValues[j])
+        let c = alpha2 * variance + sigma2
+        scaledMeans[j] = alpha * meanValues[j]
+        inverseC[j] = 1 / c
+        dCdLogStd[j] = 2 * alpha2 * variance
+        logDet += log(c)
+      }
+      halfLogDet[k] = 0.5 * logDet
+    }
+
+    for b in 0..<io.batch {
+      let x = io.x + b * d, eps = io.eps + b * d, logPi = io.logPi + b * K
+      for k in 0..<K {
+        var quadratic = 0.0
+        for i in 0..<d {
+          let j = k * d + i
+          let difference = x[i] - scaledMeans[j]
+          let w = difference * inverseC[j]
+          u[j] = w
+          quadratic += difference * w
+        }
+        l[k] = logPi[k] - halfLogDet[k] - 0.5 * quadratic
+      }
+      logSoftmax(l, K)  // l_k <- log r_k
+      for k in 0..<K { l[k] = exp(l[k]) }  // r_k
+      for k in 0..<K {
+        let weight = sigma * l[k]
+        for i in 0..<d { eps[i] += weight * u[k * d + i] }
+      }
+
+      guard let vAll = io.v, let gradXAll = io.gradX else { continue }
+      let v = vAll + b * d, gradX = gradXAll + b * d
+      var meanS = 0.0
+      for k in 0..<K {
+        var dot = 0.0
+        for i in 0..<d { dot += v[i] * u[k * d + i] }
+        s[k] = sigma * dot
+        meanS += l[k] * s[k]
+      }
+      for k in 0..<K {
+        let r = l[k], gl = r * (s[k] - meanS), weight = sigma * r
+        logPi[k] = gl
+        for i in 0..<d {
+          let j = k * d + i
+          let gradDifference = weight * v[i] * inverseC[j] - gl * u[j]
+          gradX[i] += gradDifference
+          if let gradMeans = io.gradMeans { gradMeans[j] -= alpha * gradDifference }
+          if let gradLogStd = io.gradLogStd {
+            let gradC = -weight * v[i] * u[j] * inverseC[j] + 0.5 * gl * (u[j] * u[j] - inverseC[j])
+            gradLogStd[j] += gradC * dCdLogStd[j]
+          }
+        }
+      }
+    }
+  }
+}
