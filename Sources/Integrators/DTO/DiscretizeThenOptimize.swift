@@ -45,7 +45,7 @@ public struct DiscretizeThenOptimize: Sendable {
     let d = model.dataDimension, m = model.conditionDimension, n = grid.steps
     try Check.count(xT, d, "x_T")
     try Check.finite(xT, "x_T")
-    try z.validate(dimension: m, steps: z.count == 1 ? nil : n)
+    try z.validate(dimension: m, steps: n)
     if sampler.isSDE {
       guard noise.count == n else { throw InvalidInput("noise", "the SDE sampler needs \(n) noise draws, got \(noise.count)") }
     }
@@ -87,7 +87,7 @@ public struct DiscretizeThenOptimize: Sendable {
           pe = eps
         }
       }
-      maxStored = max(maxStored, checkpoints.count + states.count)
+      maxStored = max(maxStored, checkpoints.count + states.count - 1)  // states[0] is the checkpoint itself
       for step in stride(from: segmentEnd - 1, through: segmentStart, by: -1) {
         let c = coefficients(grid: grid, step: step)
         // dL/d eps_n = -B_n g_{n+1} + C_{n+1} g_{n+2}

@@ -65,7 +65,7 @@ public struct Sampler: Sendable {
     let d = model.dataDimension, n = grid.steps
     try Check.count(xT, d, "x_T")
     try Check.finite(xT, "x_T")
-    try z.validate(dimension: model.conditionDimension, steps: z.count == 1 ? nil : n)
+    try z.validate(dimension: model.conditionDimension, steps: n)
     if kind.isSDE {
       guard noise.count == n else { throw InvalidInput("noise", "the SDE sampler needs \(n) noise draws (one per step), got \(noise.count)") }
       for (i, xi) in noise.enumerated() { try Check.count(xi, d, "noise[\(i)]"); try Check.finite(xi, "noise[\(i)]") }
