@@ -76,21 +76,22 @@ public struct GaussianMixture: NoisePredictor, Equatable {
 
   // MARK: - The model's values, as nested arrays
 
-  public var means: [[Double]] { rows(meanValues, dataDimension) }
+  public var means: [[Double]] { Self.rows(meanValues, componentCount, dataDimension) }
   public var logits: [Double] { logitValues }
   /// K rows of m numbers (each empty when m = 0).
-  public var W: [[Double]] { rows(weightValues, conditionDimension) }
+  public var W: [[Double]] { Self.rows(weightValues, componentCount, conditionDimension) }
   /// K rows of d numbers; nil for the full-covariance form.
-  public var logStd: [[Double]]? { covariance == .diagonal ? rows(logStdValues, dataDimension) : nil }
+  public var logStd: [[Double]]? { covariance == .diagonal ? Self.rows(logStdValues, componentCount, dataDimension) : nil }
   /// K matrices d x d; nil for the diagonal form.
   public var cov: [[[Double]]]? {
     guard covariance == .full else { return nil }
     let d = dataDimension
-    return (0..<componentCount).map { k in rows(Array(covValues[(k * d * d)..<((k + 1) * d * d)]), d) }
+    return (0..<componentCount).map { k in Self.rows(Array(covValues[(k * d * d)..<((k + 1) * d * d)]), d, d) }
   }
 
-  private func rows(_ flat: [Double], _ columns: Int) -> [[Double]] {
-    (0..<componentCount).map { k in Array(flat[(k * columns)..<((k + 1) * columns)]) }
+  /// The rows of a flat row-major `count x columns` matrix.
+  static func rows(_ flat: [Double], _ count: Int, _ columns: Int) -> [[Double]] {
+    (0..<count).map { k in Array(flat[(k * columns)..<((k + 1) * columns)]) }
   }
 
   // MARK: - theta
