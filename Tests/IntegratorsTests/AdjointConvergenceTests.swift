@@ -1,0 +1,42 @@
+import DiffusionCore
+import ToyModels
+import XCTest
+
+@testable import Integrators
+
+/// With exact states (dense RK45), the AdjointDEIS error against the RK45 reference falls as M grows, for a_x(T),
+/// a_z and a_theta; the precise orders are measured (and asserted) by the Convergence tests.
+final class AdjointConvergenceTests: XCTestCase {
+  struct Errors { var x, z, theta: Double }
+
+  func errors(_ r: GradientResult, _ ref: GradientResult) -> Errors {
+    Errors(x: SolverFixtures.relativeError(r.gradXT, ref.gradXT),
+           z: SolverFixtures.relativeError(r.gradZ[0], ref.gradZ[0]),
+           theta: SolverFixtures.relativeError(r.gradTheta, ref.gradTheta))
+  }
+
+  func checkFalls(_ solver: GradientSolver, weight: MultistepWeight = .paper, covariance: GaussianMixture.Covariance, schedule: NoiseSchedule, T: Double) throws {
+    let model = try SolverFixtures.mixture(covariance, schedule: schedule)
+    let loss = try SolverFixtures.loss()
+    let z = Conditioning.constant(SolverFixtures.z)
+    let reference = try GradientSetup(solver: .rk45).run(model: model, schedule: schedule, T: T, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss)
+    var previous: Errors? = nil
+    for m in [40, 80, 160, 320] {
+      var setup = GradientSetup(solver: solver)
+      setup.weight = weight
+      (setup.samplerSteps, setup.adjointSteps, setup.states, setup.spacing) = (m, m, .exact, .lambda)
+      let e = errors(try setup.run(model: model, schedule: schedule, T: T, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss), reference)
+      if let p = previous {
+        // Each doubling of M must cut every error by at least 1.5x (order >= ~0.6): a failing solver would not.
+        XCTAssertLessThan(e.x, p.x / 1.5, "\(solver) M=\(m) a_x")
+        XCTAssertLessThan(e.z, p.z / 1.5, "\(solver) M=\(m) a_z")
+        XCTAssertLessThan(e.theta, p.theta / 1.5, "\(solver) M=\(m) a_theta")
+      }
+      previous = e
+    }
+  }
+
+  func testAdjointDEIS1Diagonal() throws { try checkFalls(.adjointDEIS1, covariance: .diagonal, schedule: .vpLinear, T: 1) }
+  func testAdjointDEIS2MFullCovariance() throws { try checkFalls(.adjointDEIS2M, covariance: .full, schedule: .vpCosine, T: 0.99) }
+  func testAdjointDEIS2MPhi2Diagonal() throws { try checkFalls(.adjointDEIS2M, weight: .phi2, covariance: .diagonal, schedule: .vpLinear, T: 1) }
+}
