@@ -1,0 +1,38 @@
+/// SiLU `y = x sigmoid(x)`; its derivative `sigmoid(x) (1 + x (1 - sigmoid(x)))`.
+enum SiLU {
+  static func forward<S: BLASScalar>(_ x: [S]) -> [S] {
+    [S](unsafeUninitializedCapacity: x.count) { y, n in
+      x.withUnsafeBufferPointer { xp in
+        for i in 0..<xp.count { let v = xp[i]; y[i] = v / (1 + S.exponential(-v)) }
+      }
+      n = x.count
+    }
+  }
+
+  /// `dx = dy silu'(x)`, given the forward input x.
+  static func backward<S: BLASScalar>(_ dy: [S], input x: [S]) -> [S] {
+    [S](unsafeUninitializedCapacity: x.count) { dx, n in
+      x.withUnsafeBufferPointer { xp in
+        dy.withUnsafeBufferPointer { g in
+          for i in 0..<xp.count {
+            let v = xp[i], s = 1 / (1 + S.exponential(-v))
+            dx[i] = g[i] * s * (1 + v * (1 - s))
+          }
+        }
+      }
+      n = x.count
+    }
+  }
+
+  static func forward<S: BLASScalar>(_ x: Activation<S>) -> Activation<S> {
+    var y = x
+    y.data = forward(x.data)
+    return y
+  }
+
+  static func backward<S: BLASScalar>(_ dy: Activation<S>, input x: Activation<S>) -> Activation<S> {
+    var dx = dy
+    dx.data = backward(dy.data, input: x.data)
+    return dx
+  }
+}
