@@ -1,0 +1,142 @@
+/// torch.nn.GroupNorm (affine): per image and group of C/G channels,
+/// `y = (x - mean) / sqrt(var + eps) * gamma_c + beta_c`, var biased.
+struct GroupNorm: Sendable {
+  let groups: Int
+  let channels: Int
+  let eps: Double
+  let weight: ParameterSlot
+  let bias: ParameterSlot
+
+  init(_ layout: inout ParameterLayout, _ prefix: String, groups: Int, channels: Int, eps: Double) {
+    self.groups = groups
+    self.channels = channels
+    self.eps = eps
+    weight = layout.add(prefix + ".weight", [channels])
+    bias = layout.add(prefix + ".bias", [channels])
+  }
+
+  /// The saved statistics: mean and 1/sqrt(var + eps) for each (image, group), interleaved.
+  struct Statistics: Sendable {
+    var values: [Double]
+  }
+
+  func forward<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> (Activation<S>, Statistics) {
+    precondition(x.channels == channels, "group norm channels")  // invariant
+    let cpg = channels / groups, hw = x.pixels, batch = x.batch
+    var stats = [Double](repeating: 0, count: 2 * batch * groups)
+    var y = [S](repeating: 0, count: x.count)
+    x.data.withUnsafeBufferPointer { xp in
+      y.withUnsafeMutableBufferPointer { yp in
+        for b in 0..<batch {
+          for g in 0..<groups {
+            // two passes: the mean, then the centred second moment
+            var sum: S = 0
+            for c in g * cpg..<(g + 1) * cpg {
+              sum += Self.sum(xp.baseAddress! + (c * batch + b) * hw, hw)
+            }
+            let n = S(cpg * hw)
+            let mean = sum / n
+            var sq: S = 0
+            for c in g * cpg..<(g + 1) * cpg {
+              sq += Self.centredSquares(xp.baseAddress! + (c * batch + b) * hw, hw, mean)
+            }
+            let rstd = 1 / (sq / n + S(eps)).squareRoot()
+            stats[2 * (b * groups + g)] = Double(mean)
+            stats[2 * (b * groups + g) + 1] = Double(rstd)
+            for c in g * cpg..<(g + 1) * cpg {
+              let a = rstd * p[weight.offset + c], shift = p[bias.offset + c] - mean * a
+              let base = (c * batch + b) * hw
+              for i in base..<base + hw { yp[i] = xp[i] * a + shift }
+            }
+          }
+        }
+      }
+    }
+    return (Activation(channels: x.channels, batch: batch, height: x.height, width: x.width, data: y), Statistics(values: stats))
+  }
+
+  /// `dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))` with `dxhat = dy gamma`;
+  /// when g is given, `dgamma_c += sum dy xhat`, `dbeta_c += sum dy`.
+  func backward<S: BLASScalar>(
+    _ dy: Activation<S>, input x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
+  ) -> Activation<S> {
+    let cpg = channels / groups, hw = x.pixels, batch = x.batch
+    var dx = [S](repeating: 0, count: x.count)
+    x.data.withUnsafeBufferPointer { xp in
+      dy.data.withUnsafeBufferPointer { dyp in
+        dx.withUnsafeMutableBufferPointer { dxp in
+          for b in 0..<batch {
+            for gr in 0..<groups {
+              let mean = S(stats.values[2 * (b * groups + gr)]), rstd = S(stats.values[2 * (b * groups + gr) + 1])
+              var sumDxhat: S = 0, sumDxhatXhat: S = 0
+              for c in gr * cpg..<(gr + 1) * cpg {
+                let base = (c * batch + b) * hw
+                let (sdy, sdyx0) = Self.sumAndCentredDot(dyp.baseAddress! + base, xp.baseAddress! + base, hw, mean)
+                let sdyx = sdyx0 * rstd
+                let gamma = p[weight.offset + c]
+                sumDxhat += sdy * gamma
+                sumDxhatXhat += sdyx * gamma
+                if let g {
+                  g[weight.offset + c] += sdyx
+                  g[bias.offset + c] += sdy
+                }
+              }
+              let n = S(cpg * hw)
+              let m1 = sumDxhat / n, m2 = sumDxhatXhat / n
+              for c in gr * cpg..<(gr + 1) * cpg {
+                let base = (c * batch + b) * hw
+                let gamma = p[weight.offset + c]
+                // dx = rstd gamma dy - rstd m1 - rstd^2 m2 (x - mean)
+                let a = rstd * gamma, k = rstd * rstd * m2, shift = -rstd * m1 + k * mean
+                for i in base..<base + hw { dxp[i] = a * dyp[i] - k * xp[i] + shift }
+              }
+            }
+          }
+        }
+      }
+    }
+    return Activation(channels: x.channels, batch: batch, height: x.height, width: x.width, data: dx)
+  }
+
+  @inline(__always) static func sum<S: BLASScalar>(_ x: UnsafePointer<S>, _ n: Int) -> S {
+    var acc = SIMD8<S>(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+      acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<S>.self)
+      i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += x[i]; i += 1 }
+    return s
+  }
+
+  @inline(__always) static func centredSquares<S: BLASScalar>(_ x: UnsafePointer<S>, _ n: Int, _ mean: S) -> S {
+    var acc = SIMD8<S>(repeating: 0)
+    let m = SIMD8<S>(repeating: mean)
+    var i = 0
+    while i + 8 <= n {
+      let d = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<S>.self) - m
+      acc += d * d
+      i += 8
+    }
+    var s = acc.sum()
+    while i < n { let d = x[i] - mean; s += d * d; i += 1 }
+    return s
+  }
+
+  /// `(sum dy, sum dy (x - mean))`.
+  @inline(__always) static func sumAndCentredDot<S: BLASScalar>(_ dy: UnsafePointer<S>, _ x: UnsafePointer<S>, _ n: Int, _ mean: S) -> (S, S) {
+    var a = SIMD8<S>(repeating: 0), b = SIMD8<S>(repeating: 0)
+    let m = SIMD8<S>(repeating: mean)
+    var i = 0
+    while i + 8 <= n {
+      let d = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<S>.self)
+      a += d
+      b += d * (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<S>.self) - m)
+      i += 8
+    }
+    var s = a.sum(), t = b.sum()
+    while i < n { s += dy[i]; t += dy[i] * (x[i] - mean); i += 1 }
+    return (s, t)
+  }
+}
