@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""PyTorch CPU reference timings for a UNet2DModel: forward, and forward + VJP (w.r.t. x and every parameter).
+
+    python3 scripts/bench_pytorch.py --config Tests/NeuralCoreTests/Fixtures/ddpm-cifar10-32-config.json --batch 8
+
+--config is a config.json or a model folder holding one; the weights are random (only the cost is measured).
+Prints one JSON object; times are medians in milliseconds over --runs runs after --warmup runs.
+"""
+import argparse
+import json
+import os
+import statistics
+import time
+
+import diffusers
+import torch
+from diffusers import UNet2DModel
+
+
+def timed(fn, warmup, runs):
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return samples
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    dtype = getattr(torch, args.dtype)
+    config = UNet2DModel.load_config(args.config)
+    model = UNet2DModel.from_config(config).to(dtype).eval()
+    params = [p for p in model.parameters()]
+    size = model.config.sample_size
+    size = size if isinstance(size, int) else size[0]
+    x = torch.randn(args.batch, model.config.in_channels, size, size, dtype=dtype)
+    t = torch.randint(0, 1000, (args.batch,)).to(dtype)
+    cotangent = torch.randn(args.batch, model.config.out_channels, size, size, dtype=dtype)
+    z = None
+    if model.config.class_embed_type == "identity":
+        z = 0.1 * torch.randn(args.batch, model.time_embedding.linear_2.out_features, dtype=dtype)
+
+    def forward():
+        with torch.no_grad():
+            return model(x, t, class_labels=z).sample
+
+    def forward_vjp():
+        xs = x.detach().requires_grad_(True)
+        eps = model(xs, t, class_labels=z).sample
+        return torch.autograd.grad(eps, [xs] + params, grad_outputs=cotangent)
+
+    fwd = timed(forward, args.warmup, args.runs)
+    vjp = timed(forward_vjp, args.warmup, args.runs)
+    print(json.dumps({
+        "config": os.path.relpath(args.config),
+        "parameters": sum(p.numel() for p in params),
+        "batch": args.batch,
+        "dtype": args.dtype,
+        "threads": torch.get_num_threads(),
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "forward_ms_median": round(statistics.median(fwd), 3),
+        "forward_vjp_ms_median": round(statistics.median(vjp), 3),
+        "forward_ms_min": round(min(fwd), 3),
+        "forward_vjp_ms_min": round(min(vjp), 3),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
