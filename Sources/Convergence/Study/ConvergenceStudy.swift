@@ -1,0 +1,165 @@
+import DiffusionCore
+import Foundation
+import Integrators
+import ToyModels
+
+/// A convergence study: a toy problem (and random variants of it, one per extra seed), a reference gradient, solver
+/// setups and a list of step counts M. ODE studies compare with the RK45 black-box adjoint at tight tolerance; SDE
+/// studies fix one fine Brownian path per seed, run every M on coarse steps that sum its increments, and compare with
+/// discretize-then-optimize on the fine grid of the same path.
+public struct ConvergenceStudy: Sendable {
+  public enum Kind: String, Sendable { case ode, sde }
+
+  public var name: String
+  public var kind: Kind
+  public var problem: ToyProblem
+  public var solvers: [SolverSpec]
+  public var steps: [Int]
+  public var seeds: Int
+  /// rtol = atol of the RK45 reference (ODE).
+  public var referenceTolerance: Double = 1e-12
+  /// Fine steps per coarsest step of the SDE reference path: the fine grid has `steps.max() * fineFactor` steps.
+  public var fineFactor: Int = 32
+  public var rule = AsymptoticRule()
+
+  public init(name: String, kind: Kind, problem: ToyProblem, solvers: [SolverSpec]? = nil,
+              steps: [Int] = [5, 10, 20, 40, 80, 160, 320, 640], seeds: Int = 1) throws {
+    self.name = name
+    self.kind = kind
+    self.problem = problem
+    self.solvers = solvers ?? (kind == .ode ? SolverSpec.defaultODE : SolverSpec.defaultSDE).map(SolverSpec.init)
+    self.steps = steps
+    self.seeds = seeds
+    try validate()
+  }
+
+  /// Everything that can be checked before any work starts.
+  public func validate() throws {
+    guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+      throw InvalidInput("name", "a study name must be non-empty letters, digits, - or _, got '\(name)'")
+    }
+    guard !steps.isEmpty else { throw InvalidInput("steps", "the list of step counts is empty") }
+    for (a, b) in zip(steps, steps.dropFirst()) where b <= a {
+      throw InvalidInput("steps", "step counts must increase strictly (\(a) then \(b))")
+    }
+    guard steps[0] >= 1 else { throw InvalidInput("steps", "step counts must be positive, got \(steps[0])") }
+    guard !solvers.isEmpty else { throw InvalidInput("solvers", "the list of solvers is empty") }
+    guard seeds >= 1 else { throw InvalidInput("seeds", "must be at least 1, got \(seeds)") }
+    guard fineFactor >= 1 else { throw InvalidInput("fine-factor", "must be at least 1") }
+    if kind == .sde, let top = steps.last, let bad = steps.first(where: { (top * fineFactor) % $0 != 0 }) {
+      throw InvalidInput("steps", "SDE grids must nest in the fine path: \(bad) does not divide \(top * fineFactor)")
+    }
+    if case .perStep = problem.z { throw InvalidInput("z", "convergence studies take a constant z") }
+    for spec in solvers { _ = try spec.setup(steps: steps[0], sde: kind == .sde) }
+  }
+
+  /// The problem of seed s: seed 0 is the config itself; seed s > 0 is a random mixture of the same shape, covariance
+  /// form and schedule, with random x_T, z and target, all drawn from `SeededGenerator(seed: s)`.
+  public func problem(seed s: Int) throws -> ToyProblem {
+    guard s > 0 else { return problem }
+    let m = problem.model
+    let model = try GaussianMixture.random(d: m.dataDimension, K: m.componentCount, m: m.conditionDimension,
+                                           covariance: m.covariance, schedule: problem.schedule, seed: UInt64(s))
+    var rng = SeededGenerator(seed: 1_000_003 &* UInt64(s))
+    return try ToyProblem(model: model, T: problem.T, tEps: problem.tEps, xT: rng.normals(m.dataDimension),
+                          z: .constant(rng.normals(m.conditionDimension)),
+                          loss: SquaredDistanceLoss(target: rng.normals(m.dataDimension)))
+  }
+
+  /// Runs every solver at every M for every seed. A run that fails is recorded with its reason; the study goes on.
+  /// A reference that fails ends the study with its error.
+  public func run(progress: (String) -> Void = { _ in }) throws -> StudyResult {
+    try validate()
+    var records: [RunRecord] = []
+    var references: [ReferenceInfo] = []
+    for seed in 0..<seeds {
+      let p = try problem(seed: seed)
+      let started = Date()
+      let (reference, noise, description) = try referenceGradient(p, seed: seed)
+      references.append(ReferenceInfo(seed: seed, description: description, seconds: Date().timeIntervalSince(started),
+                                      evaluations: reference.sampling + reference.adjoint))
+      for spec in solvers {
+        for m in steps {
+          progress("\(name): seed \(seed) \(spec.name) M=\(m)")
+          records.append(runOne(spec, steps: m, problem: p, seed: seed, noise: noise, reference: reference))
+        }
+      }
+    }
+    return StudyResult(study: self, records: records, references: references)
+  }
+
+  func referenceGradient(_ p: ToyProblem, seed: Int) throws -> (GradientResult, NoiseSource, String) {
+    switch kind {
+    case .ode:
+      var setup = GradientSetup(solver: .rk45)
+      (setup.rtol, setup.atol) = (referenceTolerance, referenceTolerance)
+      let r = try setup.run(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss)
+      return (r, .seeded(0), "RK45 black-box adjoint, rtol = atol = \(referenceTolerance)")
+    case .sde:
+      let fineSteps = steps.last! * fineFactor  // invariant: validate() checked steps is non-empty
+      let fine = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: fineSteps, spacing: .lambda)
+      let path = BrownianPath(fine: fine, dimension: p.model.dataDimension, seed: 7_919 &* UInt64(seed + 1))
+      let noise = try path.noise(on: fine, dimension: p.model.dataDimension)
+      let r = try DiscretizeThenOptimize(sampler: .sde).gradient(model: p.model, grid: fine, xT: p.xT, z: p.z, noise: noise, loss: p.loss)
+      return (r, .brownian(path), "discretize-then-optimize on the fine SDE grid (\(fineSteps) steps uniform in lambda) of the same Brownian path")
+    }
+  }
+
+  func runOne(_ spec: SolverSpec, steps m: Int, problem p: ToyProblem, seed: Int, noise: NoiseSource, reference: GradientResult) -> RunRecord {
+    let started = Date()
+    do {
+      var setup = try spec.setup(steps: m, sde: kind == .sde)
+      setup.noise = noise
+      (setup.rtol, setup.atol) = (referenceTolerance, referenceTolerance)
+      let grid = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: m, spacing: .lambda)
+      let r = try setup.run(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss)
+      let seconds = Date().timeIntervalSince(started)
+      var comparisons: [GradientQuantity: GradientComparison] = [:]
+      for q in GradientQuantity.allCases { comparisons[q] = GradientComparison(q.values(r), reference: q.values(reference)) }
+      return RunRecord(solver: spec.name, seed: seed, steps: m, hMax: grid.hMax, evaluations: r.sampling + r.adjoint,
+                       gradientEvaluations: r.adjoint, seconds: seconds, comparisons: comparisons, failure: nil)
+    } catch {
+      return RunRecord(solver: spec.name, seed: seed, steps: m, hMax: .nan, evaluations: EvaluationCount(),
+                       gradientEvaluations: EvaluationCount(), seconds: Date().timeIntervalSince(started),
+                       comparisons: [:], failure: "\(error)")
+    }
+  }
+}
+
+/// One run of one solver at one M.
+public struct RunRecord: Sendable {
+  public var solver: String
+  public var seed: Int
+  public var steps: Int
+  /// The largest step in lambda.
+  public var hMax: Double
+  /// Sampling and gradient evaluations together, and the gradient's alone.
+  public var evaluations: EvaluationCount
+  public var gradientEvaluations: EvaluationCount
+  public var seconds: Double
+  public var comparisons: [GradientQuantity: GradientComparison]
+  /// Nil when the run succeeded.
+  public var failure: String?
+
+  public func comparison(_ q: GradientQuantity) -> GradientComparison { comparisons[q] ?? .failed }
+}
+
+public struct ReferenceInfo: Sendable {
+  public var seed: Int
+  public var description: String
+  public var seconds: Double
+  public var evaluations: EvaluationCount
+}
+
+public struct StudyResult: Sendable {
+  public var study: ConvergenceStudy
+  public var records: [RunRecord]
+  public var references: [ReferenceInfo]
+
+  /// The order fit of one solver's error in one quantity for one seed.
+  public func fit(solver: String, quantity q: GradientQuantity, seed: Int = 0) throws -> OrderFit {
+    let points = records.filter { $0.solver == solver && $0.seed == seed && $0.failure == nil }
+      .map { ErrorPoint(steps: $0.steps, hMax: $0.hMax, error: $0.comparison(q).relativeError) }
+    return try OrderFit.fit(points, rule: study.rule)
+  }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Integrators
+
+/// How a gradient compares with the reference: relative L2 error, cosine similarity and norm ratio |g| / |g_ref|.
+/// An optimizer follows the direction, so a gradient can be useful (cosine ~ 1) while its relative error is large.
+public struct GradientComparison: Sendable, Equatable {
+  public var relativeError: Double
+  public var cosine: Double
+  public var normRatio: Double
+
+  public init(_ g: [Double], reference r: [Double]) {
+    var dot = 0.0, gg = 0.0, rr = 0.0, diff = 0.0
+    for i in 0..<min(g.count, r.count) {
+      dot += g[i] * r[i]
+      gg += g[i] * g[i]
+      rr += r[i] * r[i]
+      diff += (g[i] - r[i]) * (g[i] - r[i])
+    }
+    relativeError = rr > 0 ? (diff / rr).squareRoot() : (diff == 0 ? 0 : .infinity)
+    cosine = gg > 0 && rr > 0 ? dot / (gg * rr).squareRoot() : .nan
+    normRatio = rr > 0 ? (gg / rr).squareRoot() : .nan
+  }
+
+  public static let failed = GradientComparison(relativeError: .nan, cosine: .nan, normRatio: .nan)
+  init(relativeError: Double, cosine: Double, normRatio: Double) {
+    self.relativeError = relativeError
+    self.cosine = cosine
+    self.normRatio = normRatio
+  }
+}
+
+/// The three gradients a study compares: a_x(T) = dL/dx_T, a_z = dL/dz (all rows), a_theta = dL/dtheta.
+public enum GradientQuantity: String, CaseIterable, Sendable {
+  case x = "a_x"
+  case z = "a_z"
+  case theta = "a_theta"
+
+  public func values(_ r: GradientResult) -> [Double] {
+    switch self {
+    case .x: return r.gradXT
+    case .z: return r.gradZ.flatMap { $0 }
+    case .theta: return r.gradTheta
+    }
+  }
+}
