@@ -136,6 +136,12 @@ final class ReportTests: XCTestCase {
     XCTAssertTrue(labelled.contains("10\u{2212}5"), "\(labelled)")
     XCTAssertEqual(axis.major.first.map { log10($0.value) } ?? 0, -8, accuracy: 1e-12)
     XCTAssertTrue(RichText.powerOfTen(-3).svgContent(fontSize: 12).contains("<tspan dy=\"-5.04\""))
+    // Less than a decade: labelled multiples m × 10^k, at least two of them.
+    let narrow = PlotAxis.logarithmic(values: [2.2e-3, 4.6e-3], length: 360, fontSize: 12, vertical: true, explicitTicks: nil)
+    XCTAssertEqual(narrow.major.compactMap { $0.label?.plain }, ["3×10\u{2212}3", "4×10\u{2212}3"])
+    // No multiple inside the range at all: widened to the enclosing ones, 2 × 10^-3 and 3 × 10^-3.
+    let tiny = PlotAxis.logarithmic(values: [2.1e-3, 2.2e-3], length: 360, fontSize: 12, vertical: true, explicitTicks: nil)
+    XCTAssertEqual(tiny.major.compactMap { $0.label?.plain }, ["2×10\u{2212}3", "3×10\u{2212}3"])
   }
 
   // MARK: Summary
@@ -169,6 +175,24 @@ final class ReportTests: XCTestCase {
     let directory = URL(fileURLWithPath: path)
     try Self.demoErrorPlot().write(to: directory.appendingPathComponent("demo-error.svg"))
     try Self.demoCosinePlot().write(to: directory.appendingPathComponent("demo-cosine.svg"))
+    // Stress cases: eight series with long names in less than a decade; sixteen decades; a linear range of 1e-6.
+    let names = (1...8).map { "solver-\($0)/sde/with-a-rather-long-configuration-name" }
+    let narrow = names.enumerated().map { k, name in
+      PlotSeries(name: name, points: Self.demoSteps.map { m in (1.0 / Double(m), 2e-3 * (1 + 0.1 * Double(k)) * pow(Double(m), 0.05)) },
+                 style: k % 2 == 0 ? .solid : .dashed)
+    }
+    try LogLogPlot(title: "Eight series within one decade", xLabel: "h_max", yLabel: "error", series: narrow)
+      .write(to: directory.appendingPathComponent("demo-narrow.svg"))
+    let wide = [
+      PlotSeries(name: "order 4", points: Self.demoSteps.map { m in (1.0 / Double(m), 10 * pow(1.0 / Double(m), 4)) }),
+      PlotSeries(name: "order 1", points: Self.demoSteps.map { m in (1.0 / Double(m), 1e2 / Double(m)) }),
+    ]
+    try LogLogPlot(title: "Sixteen decades", xLabel: "h_max", yLabel: "error", series: wide, referenceSlopes: [1, 2, 4])
+      .write(to: directory.appendingPathComponent("demo-wide.svg"))
+    let ratio = [PlotSeries(name: "|g| / |g_ref|", points: Self.demoSteps.map { m in (Double(m), 1 + 1e-6 / Double(m) - 3e-7 * sin(Double(m))) })]
+    try LogLogPlot(title: "Norm ratio within 1e-6 of one", xLabel: "number of steps M", yLabel: "norm ratio", series: ratio,
+                   referenceSlopes: [], logY: false, horizontalReferences: [1])
+      .write(to: directory.appendingPathComponent("demo-tiny-linear.svg"))
   }
 
   static let demoSteps = [4, 8, 16, 32, 64, 128, 256, 512]
@@ -186,7 +210,7 @@ final class ReportTests: XCTestCase {
     var sdeOne = series(1, 0.08, noise: 0.15)
     sdeOne[3].1 = .nan
     sdeOne[5].1 = 0
-    let floorSeries = series(3, 2e-4, noise: 0.02).map { ($0.0, max($0.1, 3e-13)) }
+    let floorSeries = series(3, 2e-4, noise: 0.02).map { ($0.0, max($0.1, 3e-9 * (1 + 0.3 * generator.uniform()))) }
     return LogLogPlot(
       title: "Relative error of a_x against the reference (demo data)",
       xLabel: "largest step h_max in λ", yLabel: "relative L2 error",
@@ -195,7 +219,7 @@ final class ReportTests: XCTestCase {
         PlotSeries(name: "adjointdeis-2/ode/exact", points: series(2, 0.02, noise: 0.02)),
         PlotSeries(name: "adjointdeis-1/sde/exact", points: sdeOne, style: .dashed, colorIndex: 0, hollowMarkers: true),
         PlotSeries(name: "adjointdeis-2/sde/exact", points: series(2, 0.03, noise: 0.15), style: .dashed, colorIndex: 1, hollowMarkers: true),
-        PlotSeries(name: "dopri5 (order 3 proxy)", points: floorSeries),
+        PlotSeries(name: "order 3 with round-off floor", points: floorSeries),
       ],
       referenceSlopes: [1, 2])
   }

@@ -9,32 +9,52 @@ extension LogLogPlot {
     let label: RichText
   }
 
-  /// Lines y = C·x^p over the data's x range, anchored at the coarse (largest-x) end a factor 2.5 below the lowest
-  /// series there; only the part inside the plotting area is kept, lines that would be invisible are left out.
+  /// Lines y = C·x^p, each anchored a factor 3 below the series whose own log-log slope is closest to p (within
+  /// 0.5; the lowest such series) and spanning that series' x range, so the eye compares slopes side by side. With
+  /// no such series the line spans all data and starts a factor 3 below the lowest series at the coarse end. Only
+  /// the part inside the plotting area is kept; lines that would be invisible are left out.
   func referenceSegments(allPoints: [(Double, Double)], shown: [[(Double, Double)?]], frame: Frame) -> [ReferenceLine] {
     guard !allPoints.isEmpty else { return [] }
-    let coarseEnds = shown.compactMap { points in points.compactMap { $0 }.max { $0.0 < $1.0 } }
-    let xAnchor = log10(allPoints.map(\.0).max()!)  // invariant: allPoints is not empty
-    let yAnchor = log10(coarseEnds.map(\.1).min()!) - log10(2.5)  // invariant: a shown point implies a coarse end
-    let uMin = max(log10(allPoints.map(\.0).min()!), frame.x.lower)  // invariant: allPoints is not empty
-    let uMax = min(xAnchor, frame.x.upper)
+    let logSeries: [[(Double, Double)]] = shown.map { points in points.compactMap { $0 }.map { (log10($0.0), log10($0.1)) } }
+    let offset = log10(3.0)
     var lines: [ReferenceLine] = []
     for p in referenceSlopes where p.isFinite {
-      // v(u) = yAnchor + p·(u − xAnchor), clipped to the visible y range.
-      var lo = uMin
-      var hi = uMax
+      // Candidates: series with ≥ 2 points whose least-squares slope is within 0.5 of p; among those within 0.15 of
+      // the closest slope, the lowest. Anchor c = mean(v − p·u) − log10(3).
+      var candidates: [(gap: Double, c: Double, uMin: Double, uMax: Double)] = []
+      for points in logSeries where points.count >= 2 {
+        guard let slope = Self.slope(points), abs(slope - p) <= 0.5 else { continue }
+        let c = points.reduce(0) { $0 + $1.1 - p * $1.0 } / Double(points.count) - offset
+        candidates.append((abs(slope - p), c, points.map(\.0).min()!, points.map(\.0).max()!))  // invariant: count ≥ 2
+      }
+      var anchor: (c: Double, uMin: Double, uMax: Double)? = nil
+      if let closest = candidates.map(\.gap).min() {
+        let best = candidates.filter { $0.gap <= closest + 0.15 }.min { $0.c < $1.c }!  // invariant: closest is in it
+        anchor = (best.c, best.uMin, best.uMax)
+      }
+      if anchor == nil {
+        let uAll = allPoints.map { log10($0.0) }
+        let uMax = uAll.max()!  // invariant: allPoints is not empty
+        let coarseEnds = logSeries.compactMap { points in points.max { $0.0 < $1.0 } }
+        let v = coarseEnds.map(\.1).min()! - offset  // invariant: a shown point implies a coarse end
+        anchor = (v - p * uMax, uAll.min()!, uMax)  // invariant: allPoints is not empty
+      }
+      guard let (c, uMin, uMax) = anchor else { continue }
+      // v(u) = c + p·u, clipped to the visible x and y ranges.
+      var lo = max(uMin, frame.x.lower)
+      var hi = min(uMax, frame.x.upper)
       if p != 0 {
-        let a = xAnchor + (frame.y.lower - yAnchor) / p
-        let b = xAnchor + (frame.y.upper - yAnchor) / p
+        let a = (frame.y.lower - c) / p
+        let b = (frame.y.upper - c) / p
         lo = max(lo, min(a, b))
         hi = min(hi, max(a, b))
-      } else if yAnchor < frame.y.lower || yAnchor > frame.y.upper {
+      } else if c < frame.y.lower || c > frame.y.upper {
         continue
       }
       guard hi > lo else { continue }
       func pixel(_ u: Double) -> (Double, Double) {
         let fx = (u - frame.x.lower) / (frame.x.upper - frame.x.lower)
-        let fy = (yAnchor + p * (u - xAnchor) - frame.y.lower) / (frame.y.upper - frame.y.lower)
+        let fy = (c + p * u - frame.y.lower) / (frame.y.upper - frame.y.lower)
         return (frame.px(fx), frame.py(fy))
       }
       let start = pixel(lo)
@@ -43,6 +63,16 @@ extension LogLogPlot {
       lines.append(ReferenceLine(slope: p, start: start, end: end, label: RichText.order(p, symbol: referenceSymbol)))
     }
     return lines
+  }
+
+  /// Least-squares slope of v on u; nil when all u are equal.
+  static func slope(_ points: [(Double, Double)]) -> Double? {
+    let n = Double(points.count)
+    let uMean = points.reduce(0) { $0 + $1.0 } / n
+    let vMean = points.reduce(0) { $0 + $1.1 } / n
+    let suu = points.reduce(0) { $0 + ($1.0 - uMean) * ($1.0 - uMean) }
+    let suv = points.reduce(0) { $0 + ($1.0 - uMean) * ($1.1 - vMean) }
+    return suu > 0 ? suv / suu : nil
   }
 
   /// Each reference line's label beside its line, at the position (searched from the left end) that overlaps the
@@ -76,10 +106,11 @@ extension LogLogPlot {
         let t = Double(step) / 40
         let px = line.start.0 + t * (line.end.0 - line.start.0)
         let py = line.start.1 + t * (line.end.1 - line.start.1)
-        // Above-left of a rising line (text ends left of the point), above-right of a falling one.
-        let x0 = line.slope > 0 ? px - 4 - width : px + 4
-        let baseline = py - 6
-        let box = Box(x0: x0 - 1, y0: baseline - font * 1.25, x1: x0 + width + 1, y1: baseline + font * 0.28)
+        // Below-right of a rising line (the lines sit below the data they are anchored to), below-left of a
+        // falling one: the text hangs from a point 5 px below the line.
+        let x0 = line.slope >= 0 ? px + 3 : px - 3 - width
+        let baseline = py + 5 + font * 1.05
+        let box = Box(x0: x0 - 1, y0: baseline - font * 1.2, x1: x0 + width + 1, y1: baseline + font * 0.28)
         guard box.x0 >= frame.left + 2, box.x1 <= frame.right - 2, box.y0 >= frame.top + 2, box.y1 <= frame.bottom - 2
         else { continue }
         let score = others.reduce(0) { $0 + $1.overlap(box) }

@@ -46,14 +46,8 @@ struct PlotAxis {
       hi += 0.5
     }
     let pad = 0.05 * (hi - lo)
-    var lower = lo - pad
-    var upper = hi + pad
-    if explicitTicks == nil, Int(Foundation.floor(upper)) - Int(Foundation.ceil(lower)) + 1 < 2 {
-      lower = Foundation.floor(lo)
-      upper = Foundation.ceil(hi)
-      if upper - lower < 1 { upper = lower + 1 }
-      if Int(upper) - Int(lower) + 1 < 2 { upper += 1 }
-    }
+    let lower = lo - pad
+    let upper = hi + pad
     let pixelsPerUnit = length / (upper - lower)
 
     if let explicit = explicitTicks?.filter({ $0 > 0 && $0.isFinite }).sorted(), !explicit.isEmpty {
@@ -71,11 +65,15 @@ struct PlotAxis {
           ticks.append(Tick(value: value, label: nil))
         }
       }
-      return PlotAxis(logScale: true, lower: lower, upper: upper, major: ticks, minor: minorTicks(lower, upper, pixelsPerUnit))
+      // No 2..9 × 10^k minor ticks: they would not line up with ticks such as powers of two.
+      return PlotAxis(logScale: true, lower: lower, upper: upper, major: ticks, minor: [])
     }
 
     let first = Int(Foundation.ceil(lower - 1e-9))
     let last = Int(Foundation.floor(upper + 1e-9))
+    if last - first + 1 < 2 {
+      return narrowLogarithmic(lower: lower, upper: upper, length: length, fontSize: fontSize, vertical: vertical)
+    }
     let widest = (first...last).map { RichText.powerOfTen($0).width(fontSize: fontSize) }.max() ?? 0
     let extent = vertical ? fontSize * 1.6 : widest
     let step = max(1, Int(Foundation.ceil((extent + 8) / pixelsPerUnit)))
@@ -83,6 +81,55 @@ struct PlotAxis {
       Tick(value: pow(10, Double(k)), label: k % step == 0 ? RichText.powerOfTen(k) : nil)
     }
     return PlotAxis(logScale: true, lower: lower, upper: upper, major: ticks, minor: minorTicks(lower, upper, pixelsPerUnit))
+  }
+
+  /// A log axis spanning less than two decade ticks: labelled ticks at m × 10^k ("2×10⁻³") for the densest mantissa
+  /// set among {1..9}, {1, 2, 5}, {1, 3}, {1} whose labels fit, the other integer multiples as minor ticks.
+  private static func narrowLogarithmic(lower: Double, upper: Double, length: Double, fontSize: Double, vertical: Bool) -> PlotAxis {
+    func multiples(_ lower: Double, _ upper: Double) -> [(value: Double, m: Int, k: Int)] {
+      var all: [(value: Double, m: Int, k: Int)] = []
+      for k in Int(Foundation.floor(lower))...Int(Foundation.ceil(upper)) {
+        for m in 1...9 {
+          let value = Double(m) * pow(10, Double(k))
+          let u = log10(value)
+          if u >= lower - 1e-12, u <= upper + 1e-12 { all.append((value, m, k)) }
+        }
+      }
+      return all
+    }
+    var lower = lower
+    var upper = upper
+    var all = multiples(lower, upper)
+    if all.count < 2 {
+      // Widen to the enclosing integer multiples m × 10^k so that at least two ticks exist.
+      let kLow = Foundation.floor(lower)
+      lower = kLow + log10(Foundation.floor(pow(10, lower - kLow) + 1e-9))
+      let kHigh = Foundation.floor(upper)
+      upper = kHigh + log10(Foundation.ceil(pow(10, upper - kHigh) - 1e-9))
+      all = multiples(lower, upper)
+    }
+    let pixelsPerUnit = length / (upper - lower)
+    func label(_ m: Int, _ k: Int) -> RichText {
+      let power = RichText.powerOfTen(k)
+      return m == 1 ? power : RichText(runs: [RichText.Run(text: "\(m)×", superscript: false)] + power.runs)
+    }
+    for mantissas in [Set(1...9), [1, 2, 5], [1, 3], [1]] as [Set<Int>] {
+      let chosen = all.filter { mantissas.contains($0.m) }
+      // Neighbouring labels must keep 8 px apart.
+      var fits = true
+      for (a, b) in zip(chosen, chosen.dropFirst()) {
+        let gap = (log10(b.value) - log10(a.value)) * pixelsPerUnit
+        let need = vertical
+          ? fontSize * 1.6
+          : (label(a.m, a.k).width(fontSize: fontSize) + label(b.m, b.k).width(fontSize: fontSize)) / 2
+        if gap < need + 8 { fits = false }
+      }
+      guard fits, chosen.count >= 2 || mantissas == [1] else { continue }
+      let major = chosen.map { Tick(value: $0.value, label: label($0.m, $0.k)) }
+      let minor = all.filter { !mantissas.contains($0.m) }.map(\.value)
+      return PlotAxis(logScale: true, lower: lower, upper: upper, major: major, minor: minor)
+    }
+    return PlotAxis(logScale: true, lower: lower, upper: upper, major: [], minor: all.map(\.value))  // unreachable: [1] always fits
   }
 
   /// Minor ticks at 2..9 × 10^k, drawn only while a decade is at least 40 px long.
