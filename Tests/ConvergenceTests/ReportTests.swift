@@ -193,6 +193,14 @@ final class ReportTests: XCTestCase {
     try LogLogPlot(title: "Norm ratio within 1e-6 of one", xLabel: "number of steps M", yLabel: "norm ratio", series: ratio,
                    referenceSlopes: [], logY: false, horizontalReferences: [1])
       .write(to: directory.appendingPathComponent("demo-tiny-linear.svg"))
+    // A legend taller than the plotting area and a title wider than the figure.
+    let many = (0..<14).map { k in
+      PlotSeries(name: "series \(k)", points: Self.demoSteps.map { m in (1.0 / Double(m), pow(1.0 / Double(m), 1 + Double(k) / 10)) },
+                 style: k >= 7 ? .dashed : .solid)
+    }
+    try LogLogPlot(title: "A very long title that is wider than the plotting area and the legend together, so it has to shrink to fit",
+                   xLabel: "h_max", yLabel: "error", series: many, plotWidth: 300, plotHeight: 200)
+      .write(to: directory.appendingPathComponent("demo-crowded.svg"))
   }
 
   static let demoSteps = [4, 8, 16, 32, 64, 128, 256, 512]

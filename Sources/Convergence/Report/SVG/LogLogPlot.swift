@@ -90,11 +90,15 @@ public struct LogLogPlot: Sendable {
     let legendHeight = series.isEmpty ? 0 : 6 + Double(series.count) * Self.legendRow + 4
     let yTickWidth = yAxis.major.compactMap { $0.label?.width(fontSize: Self.tickFont) }.max() ?? 0
     let left = 14 + Self.labelFont + 12 + yTickWidth + 4 + Self.tickLength
-    let top = 14 + Self.titleFont + 14
+    // The title is laid out against the figure width without it; wrapping adds lines to the top margin.
+    let figureWidthEstimate = 14 + Self.labelFont + 12 + yTickWidth + 4 + Self.tickLength + plotWidth
+      + (series.isEmpty ? 20 : 18 + legendWidth + 14)
+    let titleLayout = layoutTitle(maxWidth: figureWidthEstimate - 20)
+    let top = 14 + Double(titleLayout.lines.count) * titleLayout.fontSize * 1.25 + 8
     let bottom = Self.tickLength + 4 + Self.tickFont * 1.3 + 12 + Self.labelFont + 12
     let right = series.isEmpty ? 20 : 18 + legendWidth + 14
     let width = left + plotWidth + right
-    let height = top + max(plotHeight, legendHeight) + bottom
+    let height = max(top + plotHeight + bottom, top + legendHeight + 14)
     let frame = Frame(left: left, top: top, width: plotWidth, height: plotHeight, x: xAxis, y: yAxis)
 
     var out = ""
@@ -106,7 +110,7 @@ public struct LogLogPlot: Sendable {
     out += "<defs><clipPath id=\"\(SVGText.escape(idPrefix))-area\"><rect x=\"\(SVGText.n(left))\" y=\"\(SVGText.n(top))\" "
     out += "width=\"\(SVGText.n(plotWidth))\" height=\"\(SVGText.n(plotHeight))\"/></clipPath></defs>\n"
     out += axesSVG(frame)
-    out += titleSVG(width: width, frame: frame)
+    out += titleSVG(titleLayout, width: width, frame: frame)
     if allPoints.isEmpty {
       out += "<text x=\"\(SVGText.n(left + plotWidth / 2))\" y=\"\(SVGText.n(top + plotHeight / 2))\" text-anchor=\"middle\" "
       out += "font-size=\"\(SVGText.n(Self.labelFont))\" fill=\"#666666\">no data to show</text>\n"
@@ -201,17 +205,41 @@ public struct LogLogPlot: Sendable {
     return out
   }
 
-  /// The title centred over the plotting area, or over the whole figure, shrunk if it is still too wide.
-  private func titleSVG(width: Double, frame f: Frame) -> String {
-    var size = Self.titleFont
-    let natural = SVGText.width(title, fontSize: size)
-    var center = f.left + f.width / 2
-    if natural > f.width {
-      center = width / 2
-      if natural > width - 20 { size *= (width - 20) / natural }
+  /// Bold text runs about 12 % wider than the regular advance widths `SVGText.width` knows.
+  static let boldFactor = 1.12
+
+  /// The title in as few lines as fit `maxWidth` at the title font (wrapped at spaces, at most 3 lines), shrunk
+  /// when a single word or the third line is still too wide.
+  func layoutTitle(maxWidth: Double) -> (lines: [String], fontSize: Double) {
+    let size = Self.titleFont
+    func width(_ text: String, _ size: Double) -> Double { SVGText.width(text, fontSize: size) * Self.boldFactor }
+    var lines: [String] = []
+    var current = ""
+    for word in title.split(separator: " ", omittingEmptySubsequences: true).map(String.init) {
+      let candidate = current.isEmpty ? word : current + " " + word
+      if current.isEmpty || width(candidate, size) <= maxWidth || lines.count == 2 {
+        current = candidate
+      } else {
+        lines.append(current)
+        current = word
+      }
     }
-    return "<text class=\"title\" x=\"\(SVGText.n(center))\" y=\"\(SVGText.n(14 + Self.titleFont))\" text-anchor=\"middle\" "
-      + "font-size=\"\(SVGText.n(size))\" font-weight=\"bold\" fill=\"#111111\">\(SVGText.escape(title))</text>\n"
+    if !current.isEmpty || lines.isEmpty { lines.append(current) }
+    let widest = lines.map { width($0, size) }.max() ?? 0
+    return (lines, widest > maxWidth ? max(6, size * maxWidth / widest) : size)
+  }
+
+  /// The title centred over the plotting area, or over the whole figure when it is wider than the plotting area.
+  private func titleSVG(_ layout: (lines: [String], fontSize: Double), width: Double, frame f: Frame) -> String {
+    let widest = layout.lines.map { SVGText.width($0, fontSize: layout.fontSize) * Self.boldFactor }.max() ?? 0
+    let center = widest > f.width ? width / 2 : f.left + f.width / 2
+    var out = "<text class=\"title\" x=\"\(SVGText.n(center))\" y=\"\(SVGText.n(14 + layout.fontSize))\" text-anchor=\"middle\" "
+    out += "font-size=\"\(SVGText.n(layout.fontSize))\" font-weight=\"bold\" fill=\"#111111\">"
+    for (index, line) in layout.lines.enumerated() {
+      let dy = index == 0 ? "0" : SVGText.n(layout.fontSize * 1.25)
+      out += "<tspan x=\"\(SVGText.n(center))\" dy=\"\(dy)\">\(SVGText.escape(line))</tspan>"
+    }
+    return out + "</text>\n"
   }
 
   private func color(_ index: Int) -> String { PlotPalette.color(series[index].colorIndex ?? index) }
