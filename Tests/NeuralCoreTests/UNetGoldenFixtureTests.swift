@@ -6,7 +6,9 @@ import XCTest
 
 /// The whole UNet against diffusers + torch autograd (fixtures made by scripts/fixtures/make_unet_fixture.py):
 /// eps, vjp_x, vjp_z and every vjp_param.<name>. Float64: |ours - theirs| <= 1e-10 max(1, max|theirs|) per tensor.
-/// Float32: <= 1e-4 max(1e-3, max|theirs|) per tensor (the fixture script's own f32-vs-f64 measure).
+/// Float32: <= 1e-4 max(1e-3, max|theirs|) per tensor, except tensors that vanish analytically (the attention key
+/// biases, to which softmax is invariant: < 1e-10 in the Float64 fixture of the same model), whose float32 values
+/// are pure rounding noise and are measured against 1.
 final class UNetGoldenFixtureTests: XCTestCase {
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -19,7 +21,13 @@ final class UNetGoldenFixtureTests: XCTestCase {
   }
 
   func testSmallConditionedFloat32() throws {
-    try check(Float.self, "unet-small-f32", expected: "expected-f32.safetensors", tolerance: 1e-4, floor: 1e-3)
+    let reference = Self.fixtures.appendingPathComponent("unet-small/expected.safetensors")
+    var vanishing = Set<String>()
+    if let f64 = try? SafeTensorsFile.read(reference) {
+      for name in f64.names where (try f64.tensor(name).doubles().map { abs($0) }.max() ?? 0) < 1e-10 { vanishing.insert(name) }
+    }
+    XCTAssertTrue(vanishing.allSatisfy { $0.hasSuffix("to_k.bias") }, "unexpected vanishing tensors \(vanishing)")
+    try check(Float.self, "unet-small-f32", expected: "expected-f32.safetensors", tolerance: 1e-4, floor: 1e-3, vanishing: vanishing)
   }
 
   func testCifarConfigBuildsWith35_7MParameters() throws {
@@ -31,7 +39,7 @@ final class UNetGoldenFixtureTests: XCTestCase {
     XCTAssertEqual(layout.total, 35_746_307)
   }
 
-  private func check<S: BLASScalar>(_: S.Type, _ name: String, expected: String, tolerance: Double, floor: Double) throws {
+  private func check<S: BLASScalar>(_: S.Type, _ name: String, expected: String, tolerance: Double, floor: Double, vanishing: Set<String> = []) throws {
     let directory = Self.fixtures.appendingPathComponent(name)
     try XCTSkipUnless(FileManager.default.fileExists(atPath: directory.path), "fixture \(name) missing")
     let model = try UNet2DModel<S>.load(directory: directory)
@@ -48,7 +56,7 @@ final class UNetGoldenFixtureTests: XCTestCase {
       let theirs = try want.tensor(key).doubles()
       XCTAssertEqual(ours.count, theirs.count, key)
       guard ours.count == theirs.count else { return }
-      let scale = max(floor, theirs.map { abs($0) }.max() ?? 0)
+      let scale = vanishing.contains(key) ? 1 : max(floor, theirs.map { abs($0) }.max() ?? 0)
       var worst = 0.0
       for i in 0..<ours.count { worst = max(worst, abs(Double(ours[i]) - theirs[i])) }
       XCTAssertLessThanOrEqual(worst, tolerance * scale, "\(name) \(key): max |diff| \(worst), scale \(scale)")
