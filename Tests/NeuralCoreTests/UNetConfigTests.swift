@@ -1,0 +1,101 @@
+import DiffusionCore
+import Foundation
+import XCTest
+
+@testable import NeuralCore
+
+/// config.json parsing, the parameter names and counts, and weight loading errors that name the tensor.
+final class UNetConfigTests: XCTestCase {
+  private func parse(_ json: String) throws -> UNetConfig { try UNetConfig.parse(Data(json.utf8)) }
+
+  private func assertRejects(_ json: String, naming field: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertThrowsError(try parse(json), file: file, line: line) { error in
+      XCTAssertEqual((error as? InvalidInput)?.field, field, "\(error)", file: file, line: line)
+    }
+  }
+
+  func testCifarLayoutNamesAndCount() throws {
+    let layout = UNet2DModel<Float>.layout(.cifar10)
+    XCTAssertEqual(layout.total, 35_746_307)
+    let names = Set(layout.blocks.map(\.name))
+    for name in [
+      "conv_in.weight", "time_embedding.linear_1.weight", "time_embedding.linear_2.bias",
+      "down_blocks.0.resnets.0.norm1.weight", "down_blocks.0.downsamplers.0.conv.weight",
+      "down_blocks.1.resnets.0.conv_shortcut.weight", "down_blocks.1.attentions.1.to_out.0.weight",
+      "mid_block.attentions.0.to_q.weight", "mid_block.resnets.1.time_emb_proj.weight",
+      "up_blocks.2.attentions.2.group_norm.bias", "up_blocks.0.upsamplers.0.conv.bias", "conv_norm_out.weight", "conv_out.bias",
+    ] {
+      XCTAssertTrue(names.contains(name), name)
+    }
+    XCTAssertFalse(names.contains("up_blocks.3.upsamplers.0.conv.weight"))
+    XCTAssertFalse(names.contains("down_blocks.3.downsamplers.0.conv.weight"))
+    XCTAssertEqual(layout.blocks[layout.index["up_blocks.0.resnets.0.conv1.weight"]!].shape, [256, 512, 3, 3])
+    XCTAssertEqual(layout.blocks[layout.index["up_blocks.3.resnets.2.conv1.weight"]!].shape, [128, 256, 3, 3])
+    XCTAssertEqual(layout.blocks[layout.index["mid_block.attentions.0.to_k.weight"]!].shape, [256, 256])
+  }
+
+  func testDefaultsAndNulls() throws {
+    let c = try parse(#"{"_class_name": "UNet2DModel", "attention_head_dim": null, "class_embed_type": "identity", "sample_size": [16, 16]}"#)
+    XCTAssertNil(c.attentionHeadDim)
+    XCTAssertTrue(c.classEmbedIdentity)
+    XCTAssertEqual(c.sampleSize, 16)
+    XCTAssertEqual(c.blockOutChannels, [224, 448, 672, 896])
+    XCTAssertEqual(c.conditionDimension, 896)
+  }
+
+  func testUnsupportedOptionsAreNamed() {
+    assertRejects(#"{"time_embedding_type": "fourier"}"#, naming: "time_embedding_type")
+    assertRejects(#"{"resnet_time_scale_shift": "scale_shift"}"#, naming: "resnet_time_scale_shift")
+    assertRejects(#"{"class_embed_type": "timestep"}"#, naming: "class_embed_type")
+    assertRejects(#"{"num_class_embeds": 10}"#, naming: "num_class_embeds")
+    assertRejects(#"{"act_fn": "gelu"}"#, naming: "act_fn")
+    assertRejects(#"{"downsample_type": "resnet"}"#, naming: "downsample_type")
+    assertRejects(#"{"upsample_type": "resnet"}"#, naming: "upsample_type")
+    assertRejects(#"{"_class_name": "UNet2DConditionModel"}"#, naming: "_class_name")
+    assertRejects(#"{"down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D", "DownBlock2D", "DownBlock2D"]}"#, naming: "down_block_types")
+    assertRejects(#"{"norm_num_groups": null}"#, naming: "norm_num_groups")
+    assertRejects(#"{"norm_num_groups": 5}"#, naming: "norm_num_groups")
+    assertRejects(#"{"layers_per_block": "two"}"#, naming: "layers_per_block")
+    assertRejects(#"{"flip_sin_to_cos": 1}"#, naming: "flip_sin_to_cos")
+    assertRejects(#"{"no_such_option": 1}"#, naming: "no_such_option")
+    assertRejects(#"{"block_out_channels": [32, 64]}"#, naming: "down_block_types")
+    XCTAssertThrowsError(try parse("[1, 2]"))
+  }
+
+  func testWeightLoadingErrorsNameTheTensor() throws {
+    let model = try UNet2DModel<Double>(config: .tiny, seed: 1)
+    var weights: [String: WeightTensor] = [:]
+    for (i, block) in model.parameterBlocks.enumerated() {
+      let o = model.layout.offsets[i]
+      weights[block.name] = WeightTensor(shape: block.shape, values: Array(model.parameters[o..<o + block.count]))
+    }
+    let loaded = try UNet2DModel<Double>(config: .tiny, weights: weights)
+    XCTAssertEqual(loaded.parameters, model.parameters)
+
+    var missing = weights
+    missing["mid_block.attentions.0.to_v.bias"] = nil
+    XCTAssertThrowsError(try UNet2DModel<Double>(config: .tiny, weights: missing)) {
+      XCTAssertEqual(($0 as? InvalidInput)?.field, "mid_block.attentions.0.to_v.bias")
+    }
+    var extra = weights
+    extra["mid_block.attentions.0.extra.weight"] = WeightTensor(shape: [1], values: [0.0])
+    XCTAssertThrowsError(try UNet2DModel<Double>(config: .tiny, weights: extra)) {
+      XCTAssertEqual(($0 as? InvalidInput)?.field, "mid_block.attentions.0.extra.weight")
+    }
+    var wrong = weights
+    wrong["conv_in.weight"] = WeightTensor(shape: [8, 1, 3, 2], values: [Double](repeating: 0, count: 48))
+    XCTAssertThrowsError(try UNet2DModel<Double>(config: .tiny, weights: wrong)) {
+      XCTAssertEqual(($0 as? InvalidInput)?.field, "conv_in.weight")
+    }
+    // pre-0.14 attention names load into the same slots
+    var legacy = weights
+    let q = legacy.removeValue(forKey: "mid_block.attentions.0.to_q.weight")!
+    legacy["mid_block.attentions.0.query.weight"] = q
+    XCTAssertEqual(try UNet2DModel<Double>(config: .tiny, weights: legacy).parameters, model.parameters)
+  }
+
+  func testNamedLayoutsBuild() throws {
+    XCTAssertEqual(try UNet2DModel<Float>.named("tiny").config, .tiny)
+    XCTAssertThrowsError(try UNet2DModel<Float>.named("/no/such/dir")) { XCTAssertEqual(($0 as? InvalidInput)?.field, "model") }
+  }
+}
