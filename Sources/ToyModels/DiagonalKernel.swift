@@ -18,17 +18,17 @@ extension GaussianMixture {
     // Per call: alpha mu_k, 1 / c_k, (1/2) log det C_k and 2 alpha^2 Sigma_k.
     let alpha2 = alpha * alpha, sigma2 = sigma * sigma
     for k in 0..<K {
-      var logDet = 0.0
+      var logDet = LogProduct()
       for i in 0..<d {
         let j = k * d + i
-        let variance = exp(2 * logStdValues[j])
+        let variance = varianceValues[j]
         let c = alpha2 * variance + sigma2
         scaledMeans[j] = alpha * meanValues[j]
         inverseC[j] = 1 / c
         dCdLogStd[j] = 2 * alpha2 * variance
-        logDet += log(c)
+        logDet.multiply(c)
       }
-      halfLogDet[k] = 0.5 * logDet
+      halfLogDet[k] = 0.5 * logDet.value
     }
 
     for b in 0..<io.batch {

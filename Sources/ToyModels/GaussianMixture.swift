@@ -1,3 +1,4 @@
+import Foundation
 import DiffusionCore
 
 /// A Gaussian-mixture diffusion model with closed-form noise prediction (math page, section 2):
@@ -24,6 +25,7 @@ public struct GaussianMixture: NoisePredictor, Equatable {
   let logitValues: [Double]     // K
   let weightValues: [Double]    // K x m (W)
   let logStdValues: [Double]    // K x d, diagonal form only
+  let varianceValues: [Double]  // K x d, diagonal form only: exp(2 log_std)
   let covValues: [Double]       // K x d x d, full form only
   let eigenvalues: [Double]     // K x d, full form only: Sigma_k = U_k diag(s_k) U_k^T
   let eigenvectors: [Double]    // K x d x d, full form only: U_k row-major, eigenvectors as columns
@@ -69,6 +71,7 @@ public struct GaussianMixture: NoisePredictor, Equatable {
     logitValues = logits
     weightValues = W
     logStdValues = logStd
+    varianceValues = logStd.map { exp(2 * $0) }
     covValues = cov
     self.eigenvalues = eigenvalues
     self.eigenvectors = eigenvectors

@@ -40,6 +40,32 @@ final class MixtureVJPTests: XCTestCase {
     XCTAssertEqual(full.theta.count, model.parameterCount)
   }
 
+  /// A batch of 5 (the full form's gemm path) equals 5 single-sample calls (its gemv path), to 1e-12 relative;
+  /// theta sums over the batch.
+  func testBatchEqualsSingleSamples() throws {
+    for covariance in [GaussianMixture.Covariance.diagonal, .full] {
+      let model = try GaussianMixture.random(d: 6, K: 3, m: 2, covariance: covariance, schedule: .vpLinear, seed: 17)
+      let B = 5, d = 6, m = 2
+      var rng = SeededGenerator(seed: 8)
+      let x = rng.normals(B * d), z = rng.normals(B * m), v = rng.normals(B * d)
+      let batched = try model.vjp(x, z: z, t: 0.3, batch: B, cotangent: v, wantParameters: true)
+      var eps: [Double] = [], gradX: [Double] = [], gradZ: [Double] = []
+      var theta = [Double](repeating: 0, count: model.parameterCount)
+      for b in 0..<B {
+        let one = try model.vjp(Array(x[(b * d)..<((b + 1) * d)]), z: Array(z[(b * m)..<((b + 1) * m)]), t: 0.3,
+                                batch: 1, cotangent: Array(v[(b * d)..<((b + 1) * d)]), wantParameters: true)
+        eps += one.eps
+        gradX += one.x
+        gradZ += one.z
+        for i in 0..<theta.count { theta[i] += one.theta[i] }
+      }
+      XCTAssertLessThan(FiniteDifference.relativeError(batched.eps, eps), 1e-12, "\(covariance)")
+      XCTAssertLessThan(FiniteDifference.relativeError(batched.x, gradX), 1e-12, "\(covariance)")
+      XCTAssertLessThan(FiniteDifference.relativeError(batched.z, gradZ), 1e-12, "\(covariance)")
+      XCTAssertLessThan(FiniteDifference.relativeError(batched.theta, theta), 1e-12, "\(covariance)")
+    }
+  }
+
   /// The check itself can fail: an error of 1e-6 relative in one entry is detected.
   func testRelativeErrorDetectsSmallDiscrepancies() {
     let reference = [1.0, -2.0, 0.5]
