@@ -5,7 +5,7 @@ struct AdjointDEIS: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "adjointdeis",
     abstract: "Gradients through diffusion samplers with the continuous adjoint (AdjointDEIS).",
-    subcommands: [GradientCommand.self, ConvergenceCommand.self])
+    subcommands: [GradientCommand.self, ConvergenceCommand.self, UNetVJPCommand.self, BenchCommand.self])
 }
 
 AdjointDEIS.main()

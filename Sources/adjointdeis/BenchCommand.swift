@@ -1,0 +1,75 @@
+import ArgumentParser
+import DiffusionCore
+import Foundation
+import NeuralCore
+
+/// `adjointdeis bench`: timings of the library's hot paths.
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench", abstract: "Timings of the library's hot paths.", subcommands: [BenchUNetCommand.self])
+}
+
+/// `adjointdeis bench unet`: forward and forward+VJP of a UNet2DModel, median wall time and GFLOP/s.
+struct BenchUNetCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "unet",
+    abstract: "Time the UNet forward pass and forward + VJP (median of --runs after one warm-up).",
+    discussion: """
+      FLOPs count 2 per multiply-add of the convolutions, linear layers and attention products: F for the forward
+      pass, 3F for forward + VJP with parameter gradients (input and weight products), 2F without.
+      """)
+
+  @Option(help: "Model directory, or cifar10 | small | tiny (random weights).") var model: String = "cifar10"
+  @Option(help: "Images per batch.") var batch: Int = 8
+  @Option(help: "float32 | float64") var dtype: String = "float32"
+  @Option(help: "OpenBLAS threads (default: OpenBLAS's own choice).") var threads: Int?
+  @Option(help: "Timed runs per measurement (after one warm-up).") var runs: Int = 5
+
+  func run() throws {
+    try Check.positive(batch, "batch")
+    try Check.positive(runs, "runs")
+    if let threads {
+      try Check.positive(threads, "threads")
+      setBLASThreads(threads)
+    }
+    switch dtype {
+    case "float32": try bench(Float.self)
+    case "float64": try bench(Double.self)
+    default: throw InvalidInput("dtype", "expected float32 or float64, got '\(dtype)'")
+    }
+  }
+
+  private func bench<S: BLASScalar>(_: S.Type) throws {
+    let unet = try UNet2DModel<S>.named(model)
+    let c = unet.config
+    guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
+    var rng = SeededGenerator(seed: 1)
+    let x = (0..<batch * c.inChannels * size * size).map { _ in S(rng.normal()) }
+    let z = (0..<batch * c.conditionDimension).map { _ in S(rng.normal()) }
+    let v = (0..<batch * c.outChannels * size * size).map { _ in S(rng.normal()) }
+    let t = [Double](repeating: 500, count: batch)
+    let flops = unet.forwardFLOPs(batch: batch, height: size, width: size)
+
+    func median(_ body: () throws -> Void) rethrows -> Double {
+      try body()  // warm-up
+      var times: [Double] = []
+      for _ in 0..<runs {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+      }
+      times.sort()
+      return times.count % 2 == 1 ? times[times.count / 2] : 0.5 * (times[times.count / 2 - 1] + times[times.count / 2])
+    }
+    let forward = try median { _ = try unet.forward(x, batch: batch, height: size, width: size, timesteps: t, z: z) }
+    let full = try median { _ = try unet.vjp(x, batch: batch, height: size, width: size, timesteps: t, z: z, cotangent: v) }
+    let inputsOnly = try median {
+      _ = try unet.vjp(x, batch: batch, height: size, width: size, timesteps: t, z: z, cotangent: v, wantParameters: false)
+    }
+    print("model \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels), batch \(batch), \(S.dtypeName), threads \(threads.map(String.init) ?? "default"), median of \(runs)")
+    print(String(format: "forward FLOPs per batch: %.3f GFLOP", flops * 1e-9))
+    for (name, seconds, factor) in [("forward", forward, 1.0), ("forward+vjp (x, z, theta)", full, 3.0), ("forward+vjp (x, z)", inputsOnly, 2.0)] {
+      print(String(format: "%-27@ %8.4f s  %7.2f GFLOP/s", name as NSString, seconds, factor * flops / seconds * 1e-9))
+    }
+  }
+}
