@@ -20,6 +20,8 @@ public struct ConvergenceStudy: Sendable {
   public var referenceTolerance: Double = 1e-12
   /// Fine steps per coarsest step of the SDE reference path: the fine grid has `steps.max() * fineFactor` steps.
   public var fineFactor: Int = 32
+  /// SDE: Brownian paths per seed. The strong error at each M is the root-mean-square of the per-path relative errors.
+  public var paths: Int = 1
   public var rule = AsymptoticRule()
 
   public init(name: String, kind: Kind, problem: ToyProblem, solvers: [SolverSpec]? = nil,
@@ -46,6 +48,8 @@ public struct ConvergenceStudy: Sendable {
     guard !solvers.isEmpty else { throw InvalidInput("solvers", "the list of solvers is empty") }
     guard seeds >= 1 else { throw InvalidInput("seeds", "must be at least 1, got \(seeds)") }
     guard fineFactor >= 1 else { throw InvalidInput("fine-factor", "must be at least 1") }
+    guard paths >= 1 else { throw InvalidInput("paths", "must be at least 1, got \(paths)") }
+    if kind == .ode && paths != 1 { throw InvalidInput("paths", "an ODE study has no Brownian paths") }
     if kind == .sde, let top = steps.last, let bad = steps.first(where: { (top * fineFactor) % $0 != 0 }) {
       throw InvalidInput("steps", "SDE grids must nest in the fine path: \(bad) does not divide \(top * fineFactor)")
     }
@@ -74,21 +78,25 @@ public struct ConvergenceStudy: Sendable {
     var references: [ReferenceInfo] = []
     for seed in 0..<seeds {
       let p = try problem(seed: seed)
-      let started = Date()
-      let (reference, noise, description) = try referenceGradient(p, seed: seed)
-      references.append(ReferenceInfo(seed: seed, description: description, seconds: Date().timeIntervalSince(started),
-                                      evaluations: reference.sampling + reference.adjoint))
-      for spec in solvers {
-        for m in steps {
-          progress("\(name): seed \(seed) \(spec.name) M=\(m)")
-          records.append(runOne(spec, steps: m, problem: p, seed: seed, noise: noise, reference: reference))
+      for path in 0..<paths {
+        let started = Date()
+        let (reference, noise, description) = try referenceGradient(p, seed: seed, path: path)
+        references.append(ReferenceInfo(seed: seed, path: path, description: description, seconds: Date().timeIntervalSince(started),
+                                        evaluations: reference.sampling + reference.adjoint))
+        for spec in solvers {
+          for m in steps {
+            progress("\(name): seed \(seed)\(kind == .sde ? " path \(path)" : "") \(spec.name) M=\(m)")
+            var record = runOne(spec, steps: m, problem: p, seed: seed, noise: noise, reference: reference)
+            record.path = path
+            records.append(record)
+          }
         }
       }
     }
     return StudyResult(study: self, records: records, references: references)
   }
 
-  func referenceGradient(_ p: ToyProblem, seed: Int) throws -> (GradientResult, NoiseSource, String) {
+  func referenceGradient(_ p: ToyProblem, seed: Int, path: Int) throws -> (GradientResult, NoiseSource, String) {
     switch kind {
     case .ode:
       var setup = GradientSetup(solver: .rk45)
@@ -98,7 +106,7 @@ public struct ConvergenceStudy: Sendable {
     case .sde:
       let fineSteps = steps.last! * fineFactor  // invariant: validate() checked steps is non-empty
       let fine = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: fineSteps, spacing: .lambda)
-      let path = BrownianPath(fine: fine, dimension: p.model.dataDimension, seed: 7_919 &* UInt64(seed + 1))
+      let path = BrownianPath(fine: fine, dimension: p.model.dataDimension, seed: 7_919 &* UInt64(seed + 1) &+ 104_729 &* UInt64(path))
       let noise = try path.noise(on: fine, dimension: p.model.dataDimension)
       let r = try DiscretizeThenOptimize(sampler: .sde).gradient(model: p.model, grid: fine, xT: p.xT, z: p.z, noise: noise, loss: p.loss)
       return (r, .brownian(path), "discretize-then-optimize on the fine SDE grid (\(fineSteps) steps uniform in lambda) of the same Brownian path")
@@ -130,6 +138,8 @@ public struct ConvergenceStudy: Sendable {
 public struct RunRecord: Sendable {
   public var solver: String
   public var seed: Int
+  /// The Brownian path (SDE studies; 0 for the ODE).
+  public var path: Int = 0
   public var steps: Int
   /// The largest step in lambda.
   public var hMax: Double
@@ -146,6 +156,7 @@ public struct RunRecord: Sendable {
 
 public struct ReferenceInfo: Sendable {
   public var seed: Int
+  public var path: Int
   public var description: String
   public var seconds: Double
   public var evaluations: EvaluationCount
@@ -156,10 +167,35 @@ public struct StudyResult: Sendable {
   public var records: [RunRecord]
   public var references: [ReferenceInfo]
 
+  /// One point of a solver's series for one seed: over the Brownian paths (SDE), the root-mean-square relative
+  /// error (the strong error) and the mean cosine and norm ratio; a single run's values for the ODE.
+  public struct SeriesPoint: Sendable {
+    public var steps: Int
+    public var hMax: Double
+    public var comparisons: [GradientQuantity: GradientComparison]
+  }
+
+  /// A solver's series for one seed, coarse to fine; an M at which any path failed is left out.
+  public func series(solver: String, seed: Int = 0) -> [SeriesPoint] {
+    study.steps.compactMap { m in
+      let runs = records.filter { $0.solver == solver && $0.seed == seed && $0.steps == m }
+      guard !runs.isEmpty, runs.allSatisfy({ $0.failure == nil }) else { return nil }
+      var comparisons: [GradientQuantity: GradientComparison] = [:]
+      for q in GradientQuantity.allCases {
+        let c = runs.map { $0.comparison(q) }
+        let n = Double(c.count)
+        comparisons[q] = GradientComparison(
+          relativeError: (c.map { $0.relativeError * $0.relativeError }.reduce(0, +) / n).squareRoot(),
+          cosine: c.map(\.cosine).reduce(0, +) / n, normRatio: c.map(\.normRatio).reduce(0, +) / n)
+      }
+      return SeriesPoint(steps: m, hMax: runs[0].hMax, comparisons: comparisons)
+    }
+  }
+
   /// The order fit of one solver's error in one quantity for one seed.
   public func fit(solver: String, quantity q: GradientQuantity, seed: Int = 0) throws -> OrderFit {
-    let points = records.filter { $0.solver == solver && $0.seed == seed && $0.failure == nil }
-      .map { ErrorPoint(steps: $0.steps, hMax: $0.hMax, error: $0.comparison(q).relativeError) }
+    let points = series(solver: solver, seed: seed)
+      .map { ErrorPoint(steps: $0.steps, hMax: $0.hMax, error: $0.comparisons[q]?.relativeError ?? .nan) }
     return try OrderFit.fit(points, rule: study.rule)
   }
 }

@@ -4,7 +4,7 @@ import Foundation
 /// Writes a study's tidy CSV, its plots and its summary of fitted orders.
 extension StudyResult {
   public static let csvColumns: [String] = {
-    var c = ["study", "kind", "model", "seed", "solver", "M", "h_max_lambda", "nfe_eps", "nfe_vjp",
+    var c = ["study", "kind", "model", "seed", "path", "solver", "M", "h_max_lambda", "nfe_eps", "nfe_vjp",
              "gradient_nfe_eps", "gradient_nfe_vjp", "wall_time_s"]
     for q in GradientQuantity.allCases {
       c += ["rel_err_\(q.rawValue)", "cosine_\(q.rawValue)", "norm_ratio_\(q.rawValue)"]
@@ -17,7 +17,7 @@ extension StudyResult {
       var table = try CSVTable(columns: Self.csvColumns)
       let model = "\(study.problem.model.covariance.rawValue)-K\(study.problem.model.componentCount)-d\(study.problem.model.dataDimension)-m\(study.problem.model.conditionDimension)-\(study.problem.schedule.name)"
       for r in records {
-        var row: [CSVValue] = [.text(study.name), .text(study.kind.rawValue), .text(model), .integer(r.seed), .text(r.solver),
+        var row: [CSVValue] = [.text(study.name), .text(study.kind.rawValue), .text(model), .integer(r.seed), .integer(r.path), .text(r.solver),
                                .integer(r.steps), r.failure == nil ? .real(r.hMax) : .missing,
                                .integer(r.evaluations.eps), .integer(r.evaluations.vjp),
                                .integer(r.gradientEvaluations.eps), .integer(r.gradientEvaluations.vjp), .real(r.seconds)]
@@ -48,30 +48,26 @@ extension StudyResult {
 
   /// Error against h_max for one quantity, one line per solver (seed 0), dashed reference slopes 1 and 2.
   public func errorPlot(_ q: GradientQuantity) -> LogLogPlot {
-    let series = study.solvers.enumerated().map { i, spec in
-      PlotSeries(name: spec.name, points: records(spec.name).map { ($0.hMax, $0.comparison(q).relativeError) },
+    let lines = study.solvers.enumerated().map { i, spec in
+      PlotSeries(name: spec.name, points: series(solver: spec.name).map { ($0.hMax, $0.comparisons[q]?.relativeError ?? .nan) },
                  style: spec.name.hasPrefix("dto") ? .dashed : .solid, colorIndex: i, marker: MarkerShape.allCases[i % MarkerShape.allCases.count])
     }
-    return LogLogPlot(title: "\(study.name): error of \(q.rawValue) (\(study.kind == .ode ? "probability-flow ODE" : "SDE"))",
+    return LogLogPlot(title: "\(study.name): error of \(q.rawValue) (\(study.kind == .ode ? "probability-flow ODE" : "SDE, RMS over \(study.paths) paths"))",
                       xLabel: "h_max (largest step in λ)", yLabel: "relative L2 error of \(q.rawValue)",
-                      series: series, referenceSlopes: [1, 2], idPrefix: "\(study.name)-\(q.rawValue)")
+                      series: lines, referenceSlopes: [1, 2], idPrefix: "\(study.name)-\(q.rawValue)")
   }
 
   /// Cosine similarity or norm ratio of a_x(T) against M (log x, linear y): is the direction right while the error is large?
   public func directionPlot(cosine: Bool) -> LogLogPlot {
-    let series = study.solvers.enumerated().map { i, spec in
-      PlotSeries(name: spec.name, points: records(spec.name).map {
-        (Double($0.steps), cosine ? $0.comparison(.x).cosine : $0.comparison(.x).normRatio)
+    let lines = study.solvers.enumerated().map { i, spec in
+      PlotSeries(name: spec.name, points: series(solver: spec.name).map {
+        (Double($0.steps), (cosine ? $0.comparisons[.x]?.cosine : $0.comparisons[.x]?.normRatio) ?? .nan)
       }, style: spec.name.hasPrefix("dto") ? .dashed : .solid, colorIndex: i, marker: MarkerShape.allCases[i % MarkerShape.allCases.count])
     }
     let what = cosine ? "cosine similarity" : "norm ratio |g| / |g_ref|"
     return LogLogPlot(title: "\(study.name): \(what) of a_x(T) with the reference", xLabel: "M (adjoint steps; N = M)",
-                      yLabel: what, series: series, referenceSlopes: [], logY: false, horizontalReferences: [1],
+                      yLabel: what, series: lines, referenceSlopes: [], logY: false, horizontalReferences: [1],
                       xTicks: study.steps.map(Double.init), idPrefix: "\(study.name)-\(cosine ? "cosine" : "norm")")
-  }
-
-  func records(_ solver: String) -> [RunRecord] {
-    records.filter { $0.solver == solver && $0.seed == 0 && $0.failure == nil }
   }
 
   /// Writes `NAME.csv`, `NAME-error-a_x.svg` (and a_z, a_theta), `NAME-cosine.svg`, `NAME-norm-ratio.svg`.
@@ -101,10 +97,12 @@ extension StudyResult {
     let m = study.problem.model
     text += "Model: \(m.covariance.rawValue)-covariance Gaussian mixture, K = \(m.componentCount), d = \(m.dataDimension), "
       + "m = \(m.conditionDimension), schedule \(study.problem.schedule.name), t in [\(study.problem.tEps), \(study.problem.T)]. "
-      + "Grids uniform in lambda, M = \(study.steps.map(String.init).joined(separator: ", ")); seeds: \(study.seeds).\n\n"
-    for ref in references {
-      text += "Reference (seed \(ref.seed)): \(ref.description); \(ref.evaluations.eps) eps + \(ref.evaluations.vjp) VJP evaluations, "
-        + "\(ReportFormat.short(ref.seconds)) s.\n"
+      + "Grids uniform in lambda, M = \(study.steps.map(String.init).joined(separator: ", ")); seeds: \(study.seeds)"
+      + (study.kind == .sde ? "; Brownian paths per seed: \(study.paths) (error = RMS over paths)" : "") + ".\n\n"
+    let slowest = references.max { $0.seconds < $1.seconds }
+    if let ref = references.first, let slowest {
+      text += "Reference: \(ref.description); seed 0: \(ref.evaluations.eps) eps + \(ref.evaluations.vjp) VJP evaluations; "
+        + "slowest of \(references.count): \(ReportFormat.short(slowest.seconds)) s.\n"
     }
     let failures = records.filter { $0.failure != nil }
     if !failures.isEmpty {
