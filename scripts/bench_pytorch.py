@@ -76,6 +76,8 @@ def main():
         "forward_vjp_ms_median": round(statistics.median(vjp), 3),
         "forward_ms_min": round(min(fwd), 3),
         "forward_vjp_ms_min": round(min(vjp), 3),
+        "forward_ms_all": [round(v, 1) for v in fwd],
+        "forward_vjp_ms_all": [round(v, 1) for v in vjp],
         "torch": torch.__version__,
         "diffusers": diffusers.__version__,
     }, indent=2))
