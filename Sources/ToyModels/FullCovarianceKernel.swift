@@ -43,25 +43,22 @@ extension GaussianMixture {
           for b in 0..<B { for i in 0..<d { input[b * d + i] = io.x[b * d + i] - alpha * mu[i] } }
           Self.rowsTimes(input, rows: rows, U, d, transposed: false, into: projected)
           for b in 0..<B {
+            // Elementwise loops vectorize; the dot products go to BLAS (a Swift sum is one serial add chain).
             let w = projected + b * d
-            var quadratic = 0.0
-            for i in 0..<d {
-              let y = w[i]
-              w[i] = y * e[i]
-              quadratic += y * w[i]
-            }
-            l[b * K + k] = io.logPi[b * K + k] - halfLogDet[k] - 0.5 * quadratic
+            for i in 0..<d { w[i] *= e[i] }
             if wantVJP {
               let vt = projected + Bd + b * d
-              var dot = 0.0
-              for i in 0..<d {
-                dot += vt[i] * w[i]
-                vt[i] *= e[i]
-              }
-              s[b * K + k] = sigma * dot
+              s[b * K + k] = sigma * cblas_ddot(Int32(d), vt, 1, w, 1)
+              for i in 0..<d { vt[i] *= e[i] }
             }
           }
-          Self.rowsTimes(projected, rows: rows, U, d, transposed: true, into: back + k * block)
+          let uk = back + k * block
+          Self.rowsTimes(projected, rows: rows, U, d, transposed: true, into: uk)
+          for b in 0..<B {
+            // y_k . w_k = (x - alpha mu_k) . u_k
+            let quadratic = cblas_ddot(Int32(d), input + b * d, 1, uk + b * d, 1)
+            l[b * K + k] = io.logPi[b * K + k] - halfLogDet[k] - 0.5 * quadratic
+          }
         }
       }
     }
