@@ -24,6 +24,7 @@ struct ConvergenceCommand: ParsableCommand {
   @Option(help: "The study's name (file prefix); default: the config's file name and the kind.") var name: String?
   @Option(help: "rtol = atol of the RK45 reference (ODE).") var referenceTolerance: Double = 1e-12
   @Option(help: "SDE: fine steps per step of the finest M on the reference path.") var fineFactor: Int = 32
+  @Option(help: "Errors below this are treated as round-off and left out of the order fit.") var floor: Double = 1e-11
   @Option(help: "SDE: Brownian paths per seed; the strong error is the RMS over paths.") var paths: Int = 1
   @Option(help: "Output directory (created if missing).") var out: String
 
@@ -37,6 +38,7 @@ struct ConvergenceCommand: ParsableCommand {
     study.referenceTolerance = referenceTolerance
     study.fineFactor = fineFactor
     study.paths = paths
+    study.rule.floor = floor
     try study.validate()
     let directory = try Self.writableDirectory(out)
 
