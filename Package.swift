@@ -23,7 +23,7 @@ let package = Package(
     .target(name: "ToyModels", dependencies: ["DiffusionCore", "CBLAS"]),
     .target(name: "Integrators", dependencies: ["DiffusionCore"]),
     .target(name: "NeuralCore", dependencies: ["DiffusionCore", "CBLAS"]),
-    .target(name: "Convergence", dependencies: ["DiffusionCore", "ToyModels", "Integrators"]),
+    .target(name: "Convergence", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore"]),
     .executableTarget(
       name: "adjointdeis",
       dependencies: [

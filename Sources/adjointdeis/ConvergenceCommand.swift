@@ -30,11 +30,13 @@ struct ConvergenceCommand: ParsableCommand {
 
   func run() throws {
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
-    guard let studyKind = ConvergenceStudy.Kind(rawValue: kind) else { throw InvalidInput("kind", "expected ode or sde, got '\(kind)'") }
+    guard let studyKind = StudyKind(rawValue: kind) else { throw InvalidInput("kind", "expected ode or sde, got '\(kind)'") }
     let stepList = try steps.map(Self.integers) ?? [5, 10, 20, 40, 80, 160, 320, 640]
     let solverList = solvers.map { $0.split(separator: ",").map { SolverSpec(String($0).trimmingCharacters(in: .whitespaces)) } }
     let studyName = name ?? (URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent + "-" + kind)
-    var study = try ConvergenceStudy(name: studyName, kind: studyKind, problem: problem, solvers: solverList, steps: stepList, seeds: seeds)
+    let base = StudyProblem<GaussianMixture>(problem)
+    var study = try ConvergenceStudy(name: studyName, kind: studyKind, problem: base, variant: { try base.randomVariant(seed: $0) },
+                                     solvers: solverList, steps: stepList, seeds: seeds)
     study.referenceTolerance = referenceTolerance
     study.fineFactor = fineFactor
     study.paths = paths

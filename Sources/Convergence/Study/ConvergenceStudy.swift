@@ -1,18 +1,22 @@
 import DiffusionCore
 import Foundation
 import Integrators
-import ToyModels
 
-/// A convergence study: a toy problem (and random variants of it, one per extra seed), a reference gradient, solver
+/// A convergence study: a problem (and variants of it, one per extra seed), a reference gradient, solver
 /// setups and a list of step counts M. ODE studies compare with the RK45 black-box adjoint at tight tolerance; SDE
 /// studies fix one fine Brownian path per seed, run every M on coarse steps that sum its increments, and compare with
 /// discretize-then-optimize on the fine grid of the same path.
-public struct ConvergenceStudy: Sendable {
-  public enum Kind: String, Sendable { case ode, sde }
+/// The dynamics a study differentiates: the probability-flow ODE or the diffusion SDE.
+public enum StudyKind: String, Sendable { case ode, sde }
+
+public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
+  public typealias Kind = StudyKind
 
   public var name: String
   public var kind: Kind
-  public var problem: ToyProblem
+  public var problem: StudyProblem<Model>
+  /// The problem of seed s > 0 (seed 0 is `problem`); nil allows only one seed.
+  public var variant: (@Sendable (Int) throws -> StudyProblem<Model>)?
   public var solvers: [SolverSpec]
   public var steps: [Int]
   public var seeds: Int
@@ -24,11 +28,12 @@ public struct ConvergenceStudy: Sendable {
   public var paths: Int = 1
   public var rule = AsymptoticRule()
 
-  public init(name: String, kind: Kind, problem: ToyProblem, solvers: [SolverSpec]? = nil,
-              steps: [Int] = [5, 10, 20, 40, 80, 160, 320, 640], seeds: Int = 1) throws {
+  public init(name: String, kind: Kind, problem: StudyProblem<Model>, variant: (@Sendable (Int) throws -> StudyProblem<Model>)? = nil,
+              solvers: [SolverSpec]? = nil, steps: [Int] = [5, 10, 20, 40, 80, 160, 320, 640], seeds: Int = 1) throws {
     self.name = name
     self.kind = kind
     self.problem = problem
+    self.variant = variant
     self.solvers = solvers ?? (kind == .ode ? SolverSpec.defaultODE : SolverSpec.defaultSDE).map(SolverSpec.init)
     self.steps = steps
     self.seeds = seeds
@@ -47,6 +52,7 @@ public struct ConvergenceStudy: Sendable {
     guard steps[0] >= 1 else { throw InvalidInput("steps", "step counts must be positive, got \(steps[0])") }
     guard !solvers.isEmpty else { throw InvalidInput("solvers", "the list of solvers is empty") }
     guard seeds >= 1 else { throw InvalidInput("seeds", "must be at least 1, got \(seeds)") }
+    if seeds > 1 && variant == nil { throw InvalidInput("seeds", "this study has no seeded variants of its problem: use 1 seed") }
     guard fineFactor >= 1 else { throw InvalidInput("fine-factor", "must be at least 1") }
     guard paths >= 1 else { throw InvalidInput("paths", "must be at least 1, got \(paths)") }
     if kind == .ode && paths != 1 { throw InvalidInput("paths", "an ODE study has no Brownian paths") }
@@ -57,22 +63,15 @@ public struct ConvergenceStudy: Sendable {
     for spec in solvers { _ = try spec.setup(steps: steps[0], sde: kind == .sde) }
   }
 
-  /// The problem of seed s: seed 0 is the config itself; seed s > 0 is a random mixture of the same shape, covariance
-  /// form and schedule, with random x_T, z and target, all drawn from `SeededGenerator(seed: s)`.
-  public func problem(seed s: Int) throws -> ToyProblem {
-    guard s > 0 else { return problem }
-    let m = problem.model
-    let model = try GaussianMixture.random(d: m.dataDimension, K: m.componentCount, m: m.conditionDimension,
-                                           covariance: m.covariance, schedule: problem.schedule, seed: UInt64(s))
-    var rng = SeededGenerator(seed: 1_000_003 &* UInt64(s))
-    return try ToyProblem(model: model, T: problem.T, tEps: problem.tEps, xT: rng.normals(m.dataDimension),
-                          z: .constant(rng.normals(m.conditionDimension)),
-                          loss: SquaredDistanceLoss(target: rng.normals(m.dataDimension)))
+  /// The problem of seed s: seed 0 is `problem`, others come from `variant`.
+  public func problem(seed s: Int) throws -> StudyProblem<Model> {
+    guard s > 0, let variant else { return problem }
+    return try variant(s)
   }
 
   /// Runs every solver at every M for every seed. A run that fails is recorded with its reason; the study goes on.
   /// A reference that fails ends the study with its error.
-  public func run(progress: (String) -> Void = { _ in }) throws -> StudyResult {
+  public func run(progress: (String) -> Void = { _ in }) throws -> StudyResult<Model> {
     try validate()
     var records: [RunRecord] = []
     var references: [ReferenceInfo] = []
@@ -96,7 +95,7 @@ public struct ConvergenceStudy: Sendable {
     return StudyResult(study: self, records: records, references: references)
   }
 
-  func referenceGradient(_ p: ToyProblem, seed: Int, path: Int) throws -> (GradientResult, NoiseSource, String) {
+  func referenceGradient(_ p: StudyProblem<Model>, seed: Int, path: Int) throws -> (GradientResult, NoiseSource, String) {
     switch kind {
     case .ode:
       var setup = GradientSetup(solver: .rk45)
@@ -113,7 +112,7 @@ public struct ConvergenceStudy: Sendable {
     }
   }
 
-  func runOne(_ spec: SolverSpec, steps m: Int, problem p: ToyProblem, seed: Int, noise: NoiseSource, reference: GradientResult) -> RunRecord {
+  func runOne(_ spec: SolverSpec, steps m: Int, problem p: StudyProblem<Model>, seed: Int, noise: NoiseSource, reference: GradientResult) -> RunRecord {
     let started = Date()
     do {
       var setup = try spec.setup(steps: m, sde: kind == .sde)
@@ -162,8 +161,8 @@ public struct ReferenceInfo: Sendable {
   public var evaluations: EvaluationCount
 }
 
-public struct StudyResult: Sendable {
-  public var study: ConvergenceStudy
+public struct StudyResult<Model: NoisePredictor>: Sendable {
+  public var study: ConvergenceStudy<Model>
   public var records: [RunRecord]
   public var references: [ReferenceInfo]
 

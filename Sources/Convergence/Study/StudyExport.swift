@@ -3,19 +3,19 @@ import Foundation
 
 /// Writes a study's tidy CSV, its plots and its summary of fitted orders.
 extension StudyResult {
-  public static let csvColumns: [String] = {
+  public static var csvColumns: [String] {
     var c = ["study", "kind", "model", "seed", "path", "solver", "M", "h_max_lambda", "nfe_eps", "nfe_vjp",
              "gradient_nfe_eps", "gradient_nfe_vjp", "wall_time_s"]
     for q in GradientQuantity.allCases {
       c += ["rel_err_\(q.rawValue)", "cosine_\(q.rawValue)", "norm_ratio_\(q.rawValue)"]
     }
     return c + ["status", "failure_reason"]
-  }()
+  }
 
   public var csv: CSVTable {
     get throws {
       var table = try CSVTable(columns: Self.csvColumns)
-      let model = "\(study.problem.model.covariance.rawValue)-K\(study.problem.model.componentCount)-d\(study.problem.model.dataDimension)-m\(study.problem.model.conditionDimension)-\(study.problem.schedule.name)"
+      let model = study.problem.label
       for r in records {
         var row: [CSVValue] = [.text(study.name), .text(study.kind.rawValue), .text(model), .integer(r.seed), .integer(r.path), .text(r.solver),
                                .integer(r.steps), r.failure == nil ? .real(r.hMax) : .missing,
@@ -94,10 +94,7 @@ extension StudyResult {
   /// The markdown section of `summary.md` for this study.
   public func summaryMarkdown() throws -> String {
     var text = "## \(study.name) (\(study.kind == .ode ? "probability-flow ODE" : "SDE"))\n\n"
-    let m = study.problem.model
-    text += "Model: \(m.covariance.rawValue)-covariance Gaussian mixture, K = \(m.componentCount), d = \(m.dataDimension), "
-      + "m = \(m.conditionDimension), schedule \(study.problem.schedule.name), t in [\(study.problem.tEps), \(study.problem.T)]. "
-      + "Grids uniform in lambda, M = \(study.steps.map(String.init).joined(separator: ", ")); seeds: \(study.seeds)"
+    text += "Model: \(study.problem.description). Grids uniform in lambda, M = \(study.steps.map(String.init).joined(separator: ", ")); seeds: \(study.seeds)"
       + (study.kind == .sde ? "; Brownian paths per seed: \(study.paths) (error = RMS over paths)" : "") + ".\n\n"
     let slowest = references.max { $0.seconds < $1.seconds }
     if let ref = references.first, let slowest {
