@@ -70,7 +70,8 @@ struct Conv2D: Sendable {
           return
         }
         let nb = chunk(batch: x.batch, outPixels: hw)
-        var col = [S](repeating: 0, count: patchSize * nb * hw)
+        // every entry is written by im2col before it is read
+        var col = [S](unsafeUninitializedCapacity: patchSize * nb * hw) { _, n in n = patchSize * nb * hw }
         col.withUnsafeMutableBufferPointer { cp in
           var b0 = 0
           while b0 < x.batch {
@@ -114,7 +115,8 @@ struct Conv2D: Sendable {
             return
           }
           let nb = chunk(batch: x.batch, outPixels: hw)
-          var col = [S](repeating: 0, count: patchSize * nb * hw)
+          // written by im2col or by the product (beta 0) before it is read
+          var col = [S](unsafeUninitializedCapacity: patchSize * nb * hw) { _, n in n = patchSize * nb * hw }
           col.withUnsafeMutableBufferPointer { cp in
             var b0 = 0
             while b0 < x.batch {

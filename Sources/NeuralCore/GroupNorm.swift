@@ -24,7 +24,7 @@ struct GroupNorm: Sendable {
     precondition(x.channels == channels, "group norm channels")  // invariant
     let cpg = channels / groups, hw = x.pixels, batch = x.batch
     var stats = [Double](repeating: 0, count: 2 * batch * groups)
-    var y = [S](repeating: 0, count: x.count)
+    var y = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }  // every entry written below
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
         for b in 0..<batch {
@@ -61,7 +61,7 @@ struct GroupNorm: Sendable {
     _ dy: Activation<S>, input x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
   ) -> Activation<S> {
     let cpg = channels / groups, hw = x.pixels, batch = x.batch
-    var dx = [S](repeating: 0, count: x.count)
+    var dx = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }  // every entry written below
     x.data.withUnsafeBufferPointer { xp in
       dy.data.withUnsafeBufferPointer { dyp in
         dx.withUnsafeMutableBufferPointer { dxp in

@@ -30,6 +30,7 @@ public struct UNetVJP<Scalar: BLASScalar>: Sendable {
 /// diffusers' UNet2DModel (positional time embedding, optional identity class embedding) computing in `Scalar`,
 /// with its forward pass and vector-Jacobian products in the input, the conditioning z and every parameter.
 /// Parameters live in one flat vector, ordered and named as diffusers' state_dict.
+/// Building one selects OpenBLAS's fastest kernels for the CPU once (see `OpenBLASKernels`).
 public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
   public let config: UNetConfig
   /// Names, shapes and offsets of the parameter tensors in `parameters`.
@@ -55,6 +56,7 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
   /// GroupNorm scales 1 + 0.1 N(0,1) and shifts 0.1 N(0,1) (so that their gradients are not degenerate).
   public init(config: UNetConfig, seed: UInt64) throws {
     try config.validate()
+    OpenBLASKernels.selectForThisCPU()
     var layout = ParameterLayout()
     net = UNetArchitecture(config, &layout)
     self.config = config
@@ -91,6 +93,7 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
   /// Weights from tensors known by name and shape, their values produced on demand in `Scalar`.
   public init(config: UNetConfig, shapes: [String: [Int]], values: (String) throws -> [Scalar]) throws {
     try config.validate()
+    OpenBLASKernels.selectForThisCPU()
     var layout = ParameterLayout()
     net = UNetArchitecture(config, &layout)
     self.config = config

@@ -66,10 +66,12 @@ struct BenchUNetCommand: ParsableCommand {
     let inputsOnly = try median {
       _ = try unet.vjp(x, batch: batch, height: size, width: size, timesteps: t, z: z, cotangent: v, wantParameters: false)
     }
+    print("OpenBLAS kernels: \(OpenBLASKernels.coreName)")
     print("model \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels), batch \(batch), \(S.dtypeName), threads \(threads.map(String.init) ?? "default"), median of \(runs)")
     print(String(format: "forward FLOPs per batch: %.3f GFLOP", flops * 1e-9))
     for (name, seconds, factor) in [("forward", forward, 1.0), ("forward+vjp (x, z, theta)", full, 3.0), ("forward+vjp (x, z)", inputsOnly, 2.0)] {
-      print(String(format: "%-27@ %8.4f s  %7.2f GFLOP/s", name as NSString, seconds, factor * flops / seconds * 1e-9))
+      let label = name.padding(toLength: 27, withPad: " ", startingAt: 0)
+      print(label + String(format: " %8.4f s  %7.2f GFLOP/s", seconds, factor * flops / seconds * 1e-9))
     }
   }
 }
