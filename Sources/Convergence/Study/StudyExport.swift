@@ -57,7 +57,8 @@ extension StudyResult {
                       series: lines, referenceSlopes: [1, 2], idPrefix: "\(study.name)-\(q.rawValue)")
   }
 
-  /// Cosine similarity or norm ratio of a_x(T) against M (log x, linear y): is the direction right while the error is large?
+  /// Cosine similarity (linear y) or norm ratio (log y: it spans decades at small M) of a_x(T) against M:
+  /// is the direction right while the error is large?
   public func directionPlot(cosine: Bool) -> LogLogPlot {
     let lines = study.solvers.enumerated().map { i, spec in
       PlotSeries(name: spec.name, points: series(solver: spec.name).map {
@@ -66,7 +67,7 @@ extension StudyResult {
     }
     let what = cosine ? "cosine similarity" : "norm ratio |g| / |g_ref|"
     return LogLogPlot(title: "\(study.name): \(what) of a_x(T) with the reference", xLabel: "M (adjoint steps; N = M)",
-                      yLabel: what, series: lines, referenceSlopes: [], logY: false, horizontalReferences: [1],
+                      yLabel: what, series: lines, referenceSlopes: [], logY: !cosine, horizontalReferences: [1],
                       xTicks: study.steps.map(Double.init), idPrefix: "\(study.name)-\(cosine ? "cosine" : "norm")")
   }
 
