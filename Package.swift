@@ -33,7 +33,7 @@ let package = Package(
     .testTarget(name: "DiffusionCoreTests", dependencies: ["DiffusionCore"]),
     .testTarget(name: "ToyModelsTests", dependencies: ["ToyModels", "DiffusionCore"]),
     .testTarget(name: "IntegratorsTests", dependencies: ["Integrators", "ToyModels", "DiffusionCore"]),
-    .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore", "DiffusionCore"]),
+    .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore", "DiffusionCore"], exclude: ["Fixtures"]),
     .testTarget(name: "ConvergenceTests", dependencies: ["Convergence", "Integrators", "ToyModels", "DiffusionCore"]),
   ]
 )
