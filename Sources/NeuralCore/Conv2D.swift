@@ -153,7 +153,8 @@ struct Conv2D: Sendable {
     _ x: UnsafePointer<S>, _ shape: Activation<S>, _ b0: Int, _ n: Int, _ ho: Int, _ wo: Int, _ col: UnsafeMutablePointer<S>
   ) {
     let h = shape.height, w = shape.width, batch = shape.batch, ncols = n * ho * wo
-    for c in 0..<inChannels {
+    parallelFor(inChannels, cost: patchSize * ncols) { channels in
+    for c in channels {
       for ky in 0..<kernel {
         for kx in 0..<kernel {
           let row = col + ((c * kernel + ky) * kernel + kx) * ncols
@@ -180,6 +181,7 @@ struct Conv2D: Sendable {
         }
       }
     }
+    }
   }
 
   /// The adjoint of im2col: scatter-adds the columns back onto dx.
@@ -187,7 +189,9 @@ struct Conv2D: Sendable {
     _ col: UnsafePointer<S>, _ shape: Activation<S>, _ b0: Int, _ n: Int, _ ho: Int, _ wo: Int, _ dx: UnsafeMutablePointer<S>
   ) {
     let h = shape.height, w = shape.width, batch = shape.batch, ncols = n * ho * wo
-    for c in 0..<inChannels {
+    // channels write disjoint planes of dx
+    parallelFor(inChannels, cost: patchSize * ncols) { channels in
+    for c in channels {
       for ky in 0..<kernel {
         for kx in 0..<kernel {
           let row = col + ((c * kernel + ky) * kernel + kx) * ncols
@@ -209,6 +213,7 @@ struct Conv2D: Sendable {
           }
         }
       }
+    }
     }
   }
 }

@@ -57,6 +57,7 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
   public init(config: UNetConfig, seed: UInt64) throws {
     try config.validate()
     OpenBLASKernels.selectForThisCPU()
+    MemoryTuning.keepFreedMemory()
     var layout = ParameterLayout()
     net = UNetArchitecture(config, &layout)
     self.config = config
@@ -94,6 +95,7 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
   public init(config: UNetConfig, shapes: [String: [Int]], values: (String) throws -> [Scalar]) throws {
     try config.validate()
     OpenBLASKernels.selectForThisCPU()
+    MemoryTuning.keepFreedMemory()
     var layout = ParameterLayout()
     net = UNetArchitecture(config, &layout)
     self.config = config

@@ -50,16 +50,26 @@ struct BenchUNetCommand: ParsableCommand {
     let t = [Double](repeating: 500, count: batch)
     let flops = unet.forwardFLOPs(batch: batch, height: size, width: size)
 
-    func median(_ body: () throws -> Void) rethrows -> Double {
+    func cpuSeconds() -> Double {
+      var spec = timespec()
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+      return Double(spec.tv_sec) + 1e-9 * Double(spec.tv_nsec)
+    }
+    func middle(_ values: [Double]) -> Double {
+      let v = values.sorted()
+      return v.count % 2 == 1 ? v[v.count / 2] : 0.5 * (v[v.count / 2 - 1] + v[v.count / 2])
+    }
+    /// Median wall time and median process CPU time (all threads) of the runs after a warm-up.
+    func median(_ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
       try body()  // warm-up
-      var times: [Double] = []
+      var walls: [Double] = [], cpus: [Double] = []
       for _ in 0..<runs {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuSeconds()
         try body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        walls.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        cpus.append(cpuSeconds() - cpuStart)
       }
-      times.sort()
-      return times.count % 2 == 1 ? times[times.count / 2] : 0.5 * (times[times.count / 2 - 1] + times[times.count / 2])
+      return (middle(walls), middle(cpus))
     }
     let forward = try median { _ = try unet.forward(x, batch: batch, height: size, width: size, timesteps: t, z: z) }
     let full = try median { _ = try unet.vjp(x, batch: batch, height: size, width: size, timesteps: t, z: z, cotangent: v) }
@@ -69,9 +79,10 @@ struct BenchUNetCommand: ParsableCommand {
     print("OpenBLAS kernels: \(OpenBLASKernels.coreName)")
     print("model \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels), batch \(batch), \(S.dtypeName), threads \(threads.map(String.init) ?? "default"), median of \(runs)")
     print(String(format: "forward FLOPs per batch: %.3f GFLOP", flops * 1e-9))
-    for (name, seconds, factor) in [("forward", forward, 1.0), ("forward+vjp (x, z, theta)", full, 3.0), ("forward+vjp (x, z)", inputsOnly, 2.0)] {
+    for (name, time, factor) in [("forward", forward, 1.0), ("forward+vjp (x, z, theta)", full, 3.0), ("forward+vjp (x, z)", inputsOnly, 2.0)] {
       let label = name.padding(toLength: 27, withPad: " ", startingAt: 0)
-      print(label + String(format: " %8.4f s  %7.2f GFLOP/s", seconds, factor * flops / seconds * 1e-9))
+      print(label + String(format: " %8.4f s  %7.2f GFLOP/s   (cpu %.4f s)", time.wall, factor * flops / time.wall * 1e-9, time.cpu))
     }
+    print("(wall-clock medians; cpu = process CPU time of all threads, which on a busy machine shows the share obtained)")
   }
 }
