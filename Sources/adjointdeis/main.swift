@@ -5,7 +5,8 @@ struct AdjointDEIS: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "adjointdeis",
     abstract: "Gradients through diffusion samplers with the continuous adjoint (AdjointDEIS).",
-    subcommands: [GradientCommand.self, ConvergenceCommand.self, UNetVJPCommand.self, BenchCommand.self])
+    subcommands: [GradientCommand.self, ConvergenceCommand.self, UNetVJPCommand.self, BenchCommand.self, TrainCommand.self,
+                  NetworkStudyCommand.self])
 }
 
 AdjointDEIS.main()
