@@ -157,8 +157,7 @@ struct Conv2D: Sendable {
       im2colSameSize(x, shape, b0, n, col)
       return
     }
-    parallelFor(inChannels, cost: patchSize * ncols) { channels in
-    for c in channels {
+    for c in 0..<inChannels {
       for ky in 0..<kernel {
         for kx in 0..<kernel {
           let row = col + ((c * kernel + ky) * kernel + kx) * ncols
@@ -185,7 +184,6 @@ struct Conv2D: Sendable {
         }
       }
     }
-    }
   }
 
   /// The adjoint of im2col: scatter-adds the columns back onto dx.
@@ -197,9 +195,7 @@ struct Conv2D: Sendable {
       col2imSameSize(col, shape, b0, n, dx)
       return
     }
-    // channels write disjoint planes of dx
-    parallelFor(inChannels, cost: patchSize * ncols) { channels in
-    for c in channels {
+    for c in 0..<inChannels {
       for ky in 0..<kernel {
         for kx in 0..<kernel {
           let row = col + ((c * kernel + ky) * kernel + kx) * ncols
@@ -222,7 +218,6 @@ struct Conv2D: Sendable {
         }
       }
     }
-    }
   }
 
   // MARK: - stride 1, output the size of the input (3x3, padding 1): whole shifted planes at a time
@@ -237,32 +232,30 @@ struct Conv2D: Sendable {
     _ x: UnsafePointer<S>, _ shape: Activation<S>, _ b0: Int, _ n: Int, _ col: UnsafeMutablePointer<S>
   ) {
     let h = shape.height, w = shape.width, hw = h * w, batch = shape.batch, ncols = n * hw
-    parallelFor(inChannels, cost: patchSize * ncols) { channels in
-      for c in channels {
-        for ky in 0..<kernel {
-          for kx in 0..<kernel {
-            let row = col + ((c * kernel + ky) * kernel + kx) * ncols
-            let dy = ky - padTop, dx = kx - padLeft
-            let oy0 = max(0, -dy), oy1 = min(h, h - dy)
-            for i in 0..<n {
-              let src = x + (c * batch + b0 + i) * hw, dst = row + i * hw
-              guard oy1 > oy0 else {
-                dst.update(repeating: 0, count: hw)
-                continue
-              }
-              dst.update(repeating: 0, count: oy0 * w)
-              dst.advanced(by: oy1 * w).update(repeating: 0, count: (h - oy1) * w)
-              // dst[j] = src[j + shift] for j in [oy0 w, oy1 w), clipped to the source plane
-              let shift = dy * w + dx
-              let j0 = max(oy0 * w, -shift), j1 = min(oy1 * w, hw - shift)
-              if j0 > oy0 * w { dst.advanced(by: oy0 * w).update(repeating: 0, count: j0 - oy0 * w) }
-              if j1 < oy1 * w { dst.advanced(by: j1).update(repeating: 0, count: oy1 * w - j1) }
-              if j1 > j0 { dst.advanced(by: j0).update(from: src.advanced(by: j0 + shift), count: j1 - j0) }
-              // columns whose source column ox + dx fell outside [0, w) wrapped to a neighbouring row
-              if dx != 0 {
-                let bad = dx > 0 ? max(0, w - dx)..<w : 0..<min(w, -dx)
-                for oy in oy0..<oy1 { for ox in bad { dst[oy * w + ox] = 0 } }
-              }
+    for c in 0..<inChannels {
+      for ky in 0..<kernel {
+        for kx in 0..<kernel {
+          let row = col + ((c * kernel + ky) * kernel + kx) * ncols
+          let dy = ky - padTop, dx = kx - padLeft
+          let oy0 = max(0, -dy), oy1 = min(h, h - dy)
+          for i in 0..<n {
+            let src = x + (c * batch + b0 + i) * hw, dst = row + i * hw
+            guard oy1 > oy0 else {
+              dst.update(repeating: 0, count: hw)
+              continue
+            }
+            dst.update(repeating: 0, count: oy0 * w)
+            dst.advanced(by: oy1 * w).update(repeating: 0, count: (h - oy1) * w)
+            // dst[j] = src[j + shift] for j in [oy0 w, oy1 w), clipped to the source plane
+            let shift = dy * w + dx
+            let j0 = max(oy0 * w, -shift), j1 = min(oy1 * w, hw - shift)
+            if j0 > oy0 * w { dst.advanced(by: oy0 * w).update(repeating: 0, count: j0 - oy0 * w) }
+            if j1 < oy1 * w { dst.advanced(by: j1).update(repeating: 0, count: oy1 * w - j1) }
+            if j1 > j0 { dst.advanced(by: j0).update(from: src.advanced(by: j0 + shift), count: j1 - j0) }
+            // columns whose source column ox + dx fell outside [0, w) wrapped to a neighbouring row
+            if dx != 0 {
+              let bad = dx > 0 ? max(0, w - dx)..<w : 0..<min(w, -dx)
+              for oy in oy0..<oy1 { for ox in bad { dst[oy * w + ox] = 0 } }
             }
           }
         }
@@ -276,26 +269,24 @@ struct Conv2D: Sendable {
     _ col: UnsafeMutablePointer<S>, _ shape: Activation<S>, _ b0: Int, _ n: Int, _ dxBase: UnsafeMutablePointer<S>
   ) {
     let h = shape.height, w = shape.width, hw = h * w, batch = shape.batch, ncols = n * hw
-    parallelFor(inChannels, cost: patchSize * ncols) { channels in
-      for c in channels {
-        for ky in 0..<kernel {
-          for kx in 0..<kernel {
-            let row = col + ((c * kernel + ky) * kernel + kx) * ncols
-            let dy = ky - padTop, dx = kx - padLeft
-            let oy0 = max(0, -dy), oy1 = min(h, h - dy)
-            guard oy1 > oy0 else { continue }
-            let shift = dy * w + dx
-            let j0 = max(oy0 * w, -shift), j1 = min(oy1 * w, hw - shift)
-            guard j1 > j0 else { continue }
-            for i in 0..<n {
-              let src = row + i * hw, plane = dxBase + (c * batch + b0 + i) * hw
-              if dx != 0 {
-                let bad = dx > 0 ? max(0, w - dx)..<w : 0..<min(w, -dx)
-                for oy in oy0..<oy1 { for ox in bad { src[oy * w + ox] = 0 } }
-              }
-              let out = plane + shift
-              for j in j0..<j1 { out[j] += src[j] }
+    for c in 0..<inChannels {
+      for ky in 0..<kernel {
+        for kx in 0..<kernel {
+          let row = col + ((c * kernel + ky) * kernel + kx) * ncols
+          let dy = ky - padTop, dx = kx - padLeft
+          let oy0 = max(0, -dy), oy1 = min(h, h - dy)
+          guard oy1 > oy0 else { continue }
+          let shift = dy * w + dx
+          let j0 = max(oy0 * w, -shift), j1 = min(oy1 * w, hw - shift)
+          guard j1 > j0 else { continue }
+          for i in 0..<n {
+            let src = row + i * hw, plane = dxBase + (c * batch + b0 + i) * hw
+            if dx != 0 {
+              let bad = dx > 0 ? max(0, w - dx)..<w : 0..<min(w, -dx)
+              for oy in oy0..<oy1 { for ox in bad { src[oy * w + ox] = 0 } }
             }
+            let out = plane + shift
+            for j in j0..<j1 { out[j] += src[j] }
           }
         }
       }
