@@ -1,4 +1,5 @@
 import ArgumentParser
+import NeuralCore
 
 /// The command-line tool. Each subcommand lives in its own file beside this one.
 struct AdjointDEIS: ParsableCommand {
@@ -9,4 +10,6 @@ struct AdjointDEIS: ParsableCommand {
                   NetworkStudyCommand.self])
 }
 
+// Debian's OpenBLAS may fall back to slow generic kernels on this CPU; pick the fast ones before any BLAS call.
+OpenBLASKernels.selectForThisCPU()
 AdjointDEIS.main()
