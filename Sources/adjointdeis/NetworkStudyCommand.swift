@@ -1,7 +1,83 @@
 import ArgumentParser
+import Convergence
+import DiffusionCore
+import Foundation
+import NeuralCore
+import ToyModels
 
-/// `adjointdeis network-study` (filled in below).
+/// `adjointdeis network-study`: the convergence study on a trained UNet and on the analytic mixture of its data.
 struct NetworkStudyCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "network-study", abstract: "Toy versus trained network convergence.")
-  func run() throws {}
+  static let configuration = CommandConfiguration(
+    commandName: "network-study",
+    abstract: "Convergence of the adjoint solvers on a trained UNet versus the analytic mixture it was trained on.",
+    discussion: """
+      Both models get the same x_T (N(0, I) from --seed), z (class --class when conditioned), loss
+      0.5 |x_0 - mu_k|^2 (k = --target-component), solvers and M; each is measured against its own RK45 reference.
+      The network is evaluated in float64. Writes DIR/NAME.csv, DIR/NAME-error-a_x.svg (a_theta, and a_z when
+      conditioned), DIR/NAME-summary.md (orders side by side, network-vs-analytic gradient distance, eps error per
+      noise level).
+      """)
+
+  @Option(help: "The data: the image-mixture JSON config the network was trained on.") var data: String
+  @Option(help: "The trained network: a diffusers model directory (config.json + diffusion_pytorch_model.safetensors).") var model: String
+  @Option(help: "Output directory (created if missing).") var out: String
+  @Option(help: "The study's name (file prefix).") var name: String = "network"
+  @Option(help: "Comma-separated solvers (default: adjointdeis-1 and -2m on exact and recorded states).") var solvers: String?
+  @Option(help: "Comma-separated, strictly increasing step counts M.") var steps: String = "5,10,20,40,80,160,320"
+  @Option(help: "rtol = atol of both RK45 references.") var referenceTolerance: Double = 1e-10
+  @Option(help: "Errors below this are round-off and left out of the order fit.") var floor: Double = 1e-11
+  @Option(help: "The sampler's final time t_eps.") var tEps: Double = 1e-3
+  @Option(name: .customLong("T"), help: "The sampler's start time T.") var T: Double = 1
+  @Option(help: "Seed of x_T ~ N(0, I).") var seed: UInt64 = 0
+  @Option(help: "The loss target: the mean of this mixture component.") var targetComponent: Int = 0
+  @Option(name: .customLong("class"), help: "Conditioned data: the class whose one-hot z is used.") var classIndex: Int = 0
+  @Option(help: "Exact samples per noise level for the eps error.") var epsSamples: Int = 64
+  @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
+
+  func run() throws {
+    setBLASThreads(threads)
+    let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
+    let mixture = try ImageMixture.build(dataConfig)
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw InvalidInput("model", "'\(model)' is not a model directory")
+    }
+    let unet = try UNet2DModel<Double>.load(directory: URL(fileURLWithPath: model))
+    try NetworkData.check(unet.config, fits: dataConfig)
+    let network = try UNetNoisePredictor<Double>(model: unet, schedule: dataConfig.schedule, height: dataConfig.size, width: dataConfig.size)
+    guard (0..<dataConfig.K).contains(targetComponent) else {
+      throw InvalidInput("target-component", "must be in 0..<\(dataConfig.K), got \(targetComponent)")
+    }
+    guard (0..<dataConfig.K).contains(classIndex) else { throw InvalidInput("class", "must be in 0..<\(dataConfig.K), got \(classIndex)") }
+    var rng = SeededGenerator(seed: seed)
+    let xT = rng.normals(mixture.dataDimension)
+    let z = ImageMixture.classCondition(classIndex, dataConfig)
+    let loss = try SquaredDistanceLoss(target: mixture.means[targetComponent])
+    let solverList = solvers.map { $0.split(separator: ",").map { SolverSpec(String($0).trimmingCharacters(in: .whitespaces)) } }
+    let comparison = try NetworkComparison(
+      name: name, mixture: mixture, network: network, T: T, tEps: tEps, xT: xT, z: z, loss: loss, solvers: solverList,
+      steps: ConvergenceCommand.integers(steps), referenceTolerance: referenceTolerance, floor: floor,
+      networkLabel: "unet-\(unet.parameterCount)-float64",
+      networkDescription: "UNet2DModel (\(unet.parameterCount) parameters, block_out_channels \(unet.config.blockOutChannels)) from \(model), float64, trained on the same mixture")
+    let directory = try ConvergenceCommand.writableDirectory(out)
+    let started = Date()
+    let report = try EpsErrorReport.measure(network: network, mixture: mixture, data: dataConfig, samples: epsSamples, seed: 12_345)
+    log(report.markdown)
+    let result = try comparison.run { message in
+      log(String(format: "[%6.1f s] %@", Date().timeIntervalSince(started), message))
+    }
+    var extra = "\n## Eps error of the network against the analytic eps, per noise level\n\n" + report.markdown
+    if let weights = try? SafeTensorsFile.read(URL(fileURLWithPath: model).appendingPathComponent("diffusion_pytorch_model.safetensors")) {
+      extra += "\nTraining (from the weights' metadata): step \(weights.metadata["step"] ?? "?"), "
+        + "\(weights.metadata["training_seconds"].flatMap(Double.init).map { String(format: "%.0f s", $0) } ?? "?") of training.\n"
+    }
+    for url in try result.write(to: directory, extraMarkdown: extra) { log("wrote \(url.path)") }
+    log(String(format: "%@: done in %.1f s", name, Date().timeIntervalSince(started)))
+    print(try result.ordersMarkdown(quantities: mixture.conditionDimension > 0 ? [.x, .z, .theta] : [.x, .theta]))
+    print(result.distanceMarkdown)
+  }
+
+  func log(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+  }
 }

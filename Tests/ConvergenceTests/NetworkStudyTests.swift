@@ -1,0 +1,72 @@
+import DiffusionCore
+import Foundation
+import NeuralCore
+import ToyModels
+import XCTest
+
+@testable import Convergence
+
+/// The toy-versus-network comparison end to end on a tiny random UNet (8 x 8 images, seeded weights, float64).
+final class NetworkStudyTests: XCTestCase {
+  func tinySetup() throws -> (ImageMixtureConfig, GaussianMixture, UNetNoisePredictor<Double>) {
+    let data = try ImageMixtureConfig(K: 3, seed: 1, std: 0.3, condition: true, size: 8, zDimension: UNetConfig.tiny.timeEmbedDim)
+    var unet = try UNet2DModel<Double>(config: .tiny, seed: 3)
+    try NetworkData.check(unet.config, fits: data)
+    // A random network's time embedding holds sinusoids of up to ~160 periods over t in [0, 1] (time input 1000 t),
+    // which no solver at small M resolves; a trained one learns to be smooth in t. Silence the features with more
+    // than one period over [0, 1] (`SinusoidalTimestepEmbedding`: w_i = exp(-log(10000) i / (half - freq_shift))).
+    let c = unet.config, half = c.blockOutChannels[0] / 2
+    let slot = try XCTUnwrap(unet.layout.slot("time_embedding.linear_1.weight"))
+    for i in 0..<half where 1000 * exp(-log(10000.0) * Double(i) / (Double(half) - c.freqShift)) > 2 * Double.pi {
+      for row in 0..<c.timeEmbedDim {
+        unet.parameters[slot.offset + row * 2 * half + i] = 0
+        unet.parameters[slot.offset + row * 2 * half + half + i] = 0
+      }
+    }
+    return (data, try ImageMixture.build(data), try UNetNoisePredictor(model: unet, schedule: data.schedule))
+  }
+
+  /// Theorem 1 on the network: AdjointDEIS-2M with exact states converges with order >= 1.8 in a_x (fitted on
+  /// M = 6, 12, 24 against the network's own RK45 reference, rtol = atol = 1e-9, on t in [0.05, 0.6] so that the
+  /// debug build stays fast); the toy side runs too, and the CSV holds both studies' rows.
+  func testTinyNetworkStudyRunsEndToEndWithSecondOrder() throws {
+    let (data, mixture, network) = try tinySetup()
+    var rng = SeededGenerator(seed: 4)
+    let comparison = try NetworkComparison(
+      name: "tiny", mixture: mixture, network: network, T: 0.6, tEps: 0.05, xT: rng.normals(64),
+      z: ImageMixture.classCondition(1, data), loss: SquaredDistanceLoss(target: mixture.means[0]),
+      solvers: [SolverSpec("adjointdeis-2m/exact")], steps: [6, 12, 24], referenceTolerance: 1e-9,
+      networkLabel: "tiny-random", networkDescription: "tiny random UNet")
+    let result = try comparison.run()
+    let networkOrder = try XCTUnwrap(result.network.fit(solver: "adjointdeis-2m/exact", quantity: .x).order)
+    XCTAssertGreaterThanOrEqual(networkOrder, 1.8, "network AdjointDEIS-2M order \(networkOrder)")
+    let toyOrder = try XCTUnwrap(result.toy.fit(solver: "adjointdeis-2m/exact", quantity: .x).order)
+    XCTAssertGreaterThanOrEqual(toyOrder, 1.8, "toy AdjointDEIS-2M order \(toyOrder)")
+    XCTAssertEqual(try result.csv.rows.count, 6)
+    let distance = result.gradientDistance
+    XCTAssertEqual(distance.map(\.quantity), ["a_x", "a_z", "x_0"])
+    XCTAssertTrue(distance.allSatisfy { $0.comparison.relativeError.isFinite })
+    let plot = result.errorPlot(.x)
+    XCTAssertEqual(plot.series.map(\.style), [.solid, .dashed])
+    XCTAssertEqual(plot.series[0].colorIndex, plot.series[1].colorIndex)
+    XCTAssertTrue(try result.summaryMarkdown().contains("| adjointdeis-2m/exact | a_x |"))
+  }
+
+  /// A model config that does not fit the data is an error naming the field.
+  func testModelConfigMustFitTheData() throws {
+    let data = try ImageMixtureConfig(K: 3, seed: 1, std: 0.3, condition: true, size: 8, zDimension: 32)
+    func field(_ edit: (inout UNetConfig) -> Void, _ data: ImageMixtureConfig) -> String? {
+      var c = UNetConfig.tiny
+      edit(&c)
+      do { try NetworkData.check(c, fits: data); return nil } catch let e as InvalidInput { return e.field } catch { return "other" }
+    }
+    XCTAssertNil(field({ _ in }, data))
+    XCTAssertEqual(field({ $0.inChannels = 3; $0.outChannels = 3 }, data), "in_channels")
+    XCTAssertEqual(field({ $0.sampleSize = 16 }, data), "sample_size")
+    XCTAssertEqual(field({ $0.classEmbedIdentity = false }, data), "class_embed_type")
+    XCTAssertEqual(field({ $0.timeEmbeddingDim = 64 }, data), "z_dim")
+    var unconditioned = data
+    unconditioned.condition = false
+    XCTAssertEqual(field({ _ in }, unconditioned), "class_embed_type")
+  }
+}
