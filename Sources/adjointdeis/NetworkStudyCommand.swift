@@ -44,7 +44,7 @@ struct NetworkStudyCommand: ParsableCommand {
     }
     let unet = try UNet2DModel<Double>.load(directory: URL(fileURLWithPath: model))
     try NetworkData.check(unet.config, fits: dataConfig)
-    let network = try UNetNoisePredictor<Double>(model: unet, schedule: dataConfig.schedule, height: dataConfig.size, width: dataConfig.size)
+    let network = UNetFloat64Predictor(try UNetNoisePredictor<Double>(model: unet, schedule: dataConfig.schedule, height: dataConfig.size, width: dataConfig.size))
     guard (0..<dataConfig.K).contains(targetComponent) else {
       throw InvalidInput("target-component", "must be in 0..<\(dataConfig.K), got \(targetComponent)")
     }

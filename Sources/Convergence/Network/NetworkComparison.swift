@@ -11,6 +11,9 @@ public struct NetworkComparison<Network: NoisePredictor>: Sendable {
   public var name: String
   public var toy: ConvergenceStudy<GaussianMixture>
   public var network: ConvergenceStudy<Network>
+  /// Solve both RK45 references once more after the studies to compare the two models' gradients (costs one more
+  /// reference solve per model; the studies do not hand theirs out).
+  public var compareReferences = true
 
   /// `solvers` default to AdjointDEIS-1 and -2M on exact and recorded states; `referenceTolerance` is the RK45
   /// rtol = atol of both references; `floor` the fit's round-off threshold.
@@ -52,9 +55,12 @@ public struct NetworkComparison<Network: NoisePredictor>: Sendable {
   public func run(progress: (String) -> Void = { _ in }) throws -> NetworkComparisonResult<Network> {
     let toyResult = try toy.run(progress: progress)
     let networkResult = try network.run(progress: progress)
-    progress("\(name): reference gradients for the network-versus-analytic comparison")
-    let toyReference = try Self.reference(toy.problem, toy.referenceTolerance)
-    let networkReference = try Self.reference(network.problem, network.referenceTolerance)
+    var toyReference: GradientResult?, networkReference: GradientResult?
+    if compareReferences {
+      progress("\(name): reference gradients for the network-versus-analytic comparison")
+      toyReference = try Self.reference(toy.problem, toy.referenceTolerance)
+      networkReference = try Self.reference(network.problem, network.referenceTolerance)
+    }
     return NetworkComparisonResult(name: name, toy: toyResult, network: networkResult, toyReference: toyReference,
                                    networkReference: networkReference)
   }

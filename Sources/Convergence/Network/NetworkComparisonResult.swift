@@ -9,12 +9,14 @@ public struct NetworkComparisonResult<Network: NoisePredictor>: Sendable {
   public var name: String
   public var toy: StudyResult<GaussianMixture>
   public var network: StudyResult<Network>
-  public var toyReference: GradientResult
-  public var networkReference: GradientResult
+  /// The RK45 reference gradients, when the comparison was asked to compare them.
+  public var toyReference: GradientResult?
+  public var networkReference: GradientResult?
 
   /// How far the network's reference gradient is from the analytic model's: a_x(T) and (when m > 0) a_z.
   /// The loss values and x_0 are compared too (relative).
   public var gradientDistance: [(quantity: String, comparison: GradientComparison)] {
+    guard let networkReference, let toyReference else { return [] }
     var out = [("a_x", GradientComparison(networkReference.gradXT, reference: toyReference.gradXT))]
     let zNet = networkReference.gradZ.flatMap { $0 }, zToy = toyReference.gradZ.flatMap { $0 }
     if !zToy.isEmpty { out.append(("a_z", GradientComparison(zNet, reference: zToy))) }
@@ -67,6 +69,7 @@ public struct NetworkComparisonResult<Network: NoisePredictor>: Sendable {
   }
 
   public var distanceMarkdown: String {
+    guard let networkReference, let toyReference else { return "(the reference gradients were not compared)\n" }
     var text = "| quantity | relative L2 distance (network vs analytic) | cosine | norm ratio |network| / |analytic| |\n|---|---|---|---|\n"
     for (q, c) in gradientDistance {
       text += "| \(q) | \(ReportFormat.short(c.relativeError)) | \(String(format: "%.6f", c.cosine)) | \(ReportFormat.short(c.normRatio)) |\n"
