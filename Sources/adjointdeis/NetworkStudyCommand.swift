@@ -33,6 +33,8 @@ struct NetworkStudyCommand: ParsableCommand {
   @Option(name: .customLong("class"), help: "Conditioned data: the class whose one-hot z is used.") var classIndex: Int = 0
   @Option(help: "Exact samples per noise level for the eps error.") var epsSamples: Int = 64
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
+  @Option(help: "Compare the two models' RK45 reference gradients over this many x_T seeds (seed, seed+1, ...) instead of running the study; writes DIR/NAME-distance.md.")
+  var distanceSeeds: Int = 0
 
   func run() throws {
     setBLASThreads(threads)
@@ -61,6 +63,15 @@ struct NetworkStudyCommand: ParsableCommand {
       networkDescription: "UNet2DModel (\(unet.parameterCount) parameters, block_out_channels \(unet.config.blockOutChannels)) from \(model), float64, trained on the same mixture")
     let directory = try ConvergenceCommand.writableDirectory(out)
     let started = Date()
+    if distanceSeeds > 0 {
+      let distance = try ReferenceDistance.measure(
+        mixture: mixture, network: network, T: T, tEps: tEps, z: z, loss: loss, seeds: (0..<UInt64(distanceSeeds)).map { seed + $0 },
+        tolerance: referenceTolerance) { log(String(format: "[%6.1f s] %@", Date().timeIntervalSince(started), $0)) }
+      let text = "# \(name): network versus analytic reference gradients over x_T seeds\n\nLoss 0.5 |x_0 - mu_\(targetComponent)|^2, t in [\(tEps), \(T)].\n\n" + distance.markdown
+      try AtomicFile.write(text, to: directory.appendingPathComponent("\(name)-distance.md"))
+      print(text)
+      return
+    }
     let report = try EpsErrorReport.measure(network: network, mixture: mixture, data: dataConfig, samples: epsSamples, seed: 12_345)
     log(report.markdown)
     let result = try comparison.run { message in

@@ -65,7 +65,7 @@ public struct NetworkComparison<Network: NoisePredictor>: Sendable {
                                    networkReference: networkReference)
   }
 
-  static func reference<M: NoisePredictor>(_ p: StudyProblem<M>, _ tolerance: Double) throws -> GradientResult {
+  public static func reference<M: NoisePredictor>(_ p: StudyProblem<M>, _ tolerance: Double) throws -> GradientResult {
     var setup = GradientSetup(solver: .rk45)
     (setup.rtol, setup.atol) = (tolerance, tolerance)
     return try setup.run(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss)
