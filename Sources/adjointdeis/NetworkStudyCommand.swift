@@ -13,7 +13,7 @@ struct NetworkStudyCommand: ParsableCommand {
     discussion: """
       Both models get the same x_T (N(0, I) from --seed), z (class --class when conditioned), loss
       0.5 |x_0 - mu_k|^2 (k = --target-component), solvers and M; each is measured against its own RK45 reference.
-      The network is evaluated in float64. Writes DIR/NAME.csv, DIR/NAME-error-a_x.svg (a_theta, and a_z when
+      The network is evaluated in float64 (or --dtype float32). Writes DIR/NAME.csv, DIR/NAME-error-a_x.svg (a_theta, and a_z when
       conditioned), DIR/NAME-summary.md (orders side by side, network-vs-analytic gradient distance, eps error per
       noise level).
       """)
@@ -33,20 +33,38 @@ struct NetworkStudyCommand: ParsableCommand {
   @Option(name: .customLong("class"), help: "Conditioned data: the class whose one-hot z is used.") var classIndex: Int = 0
   @Option(help: "Exact samples per noise level for the eps error.") var epsSamples: Int = 64
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
+  @Option(help: "The network's precision: float64 | float32.") var dtype: String = "float64"
   @Option(help: "Compare the two models' RK45 reference gradients over this many x_T seeds (seed, seed+1, ...) instead of running the study; writes DIR/NAME-distance.md.")
   var distanceSeeds: Int = 0
 
   func run() throws {
     setBLASThreads(threads)
-    let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
-    let mixture = try ImageMixture.build(dataConfig)
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
       throw InvalidInput("model", "'\(model)' is not a model directory")
     }
+    switch dtype {
+    case "float64": break
+    case "float32":
+      let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
+      let unet = try UNet2DModel<Float>.load(directory: URL(fileURLWithPath: model))
+      try NetworkData.check(unet.config, fits: dataConfig)
+      return try study(UNetFloat32Predictor(try UNetNoisePredictor<Float>(
+        model: unet, schedule: dataConfig.schedule, height: dataConfig.size, width: dataConfig.size)), parameterCount: unet.parameterCount,
+        channels: unet.config.blockOutChannels)
+    default: throw InvalidInput("dtype", "expected float64 or float32, got '\(dtype)'")
+    }
+    let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
+    let mixture = try ImageMixture.build(dataConfig)
     let unet = try UNet2DModel<Double>.load(directory: URL(fileURLWithPath: model))
     try NetworkData.check(unet.config, fits: dataConfig)
     let network = UNetFloat64Predictor(try UNetNoisePredictor<Double>(model: unet, schedule: dataConfig.schedule, height: dataConfig.size, width: dataConfig.size))
+    try study(network, parameterCount: unet.parameterCount, channels: unet.config.blockOutChannels)
+  }
+
+  func study<Network: NoisePredictor>(_ network: Network, parameterCount: Int, channels: [Int]) throws {
+    let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
+    let mixture = try ImageMixture.build(dataConfig)
     guard (0..<dataConfig.K).contains(targetComponent) else {
       throw InvalidInput("target-component", "must be in 0..<\(dataConfig.K), got \(targetComponent)")
     }
@@ -59,8 +77,8 @@ struct NetworkStudyCommand: ParsableCommand {
     let comparison = try NetworkComparison(
       name: name, mixture: mixture, network: network, T: T, tEps: tEps, xT: xT, z: z, loss: loss, solvers: solverList,
       steps: ConvergenceCommand.integers(steps), referenceTolerance: referenceTolerance, floor: floor,
-      networkLabel: "unet-\(unet.parameterCount)-float64",
-      networkDescription: "UNet2DModel (\(unet.parameterCount) parameters, block_out_channels \(unet.config.blockOutChannels)) from \(model), float64, trained on the same mixture")
+      networkLabel: "unet-\(parameterCount)-\(dtype)",
+      networkDescription: "UNet2DModel (\(parameterCount) parameters, block_out_channels \(channels)) from \(model), \(dtype), trained on the same mixture")
     let directory = try ConvergenceCommand.writableDirectory(out)
     let started = Date()
     if distanceSeeds > 0 {
