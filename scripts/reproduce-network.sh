@@ -29,6 +29,10 @@ fi
 # 1e-6 its reference already needs ~10x the analytic model's evaluations.
 "$bin" network-study --data $data --model $model --out $out --name network --steps 5,10,20,40,80,160,320,640 \
   --reference-tolerance 1e-7 --floor 1e-9 --threads 1
+# The same network evaluated in float32 (AdjointDEIS-1/-2M on exact states; RK45 at 1e-6): network-float32-*.
+"$bin" network-study --data $data --model $model --out $out --name network-float32 --dtype float32 \
+  --solvers adjointdeis-1/exact,adjointdeis-2m/exact --steps 5,10,20,40,80,160,320,640 \
+  --reference-tolerance 1e-6 --floor 1e-9 --eps-samples 16 --threads 1
 # The reference gradients of both models over 8 x_T seeds (RK45 at 1e-5): network-distance.md.
 "$bin" network-study --data $data --model $model --out $out --name network --distance-seeds 8 \
   --reference-tolerance 1e-5 --threads 1

@@ -54,6 +54,6 @@ public struct EpsErrorReport: Sendable {
     for l in levels {
       text += String(format: "| %.3g | %.3g | %.3g | %.4g | %.4g |\n", l.t, l.sigma, l.relativeRMS, l.networkLoss, l.analyticLoss)
     }
-    return text + "\n(\(samples) exact samples x_0 per noise level, one noise draw each; float64 evaluation.)\n"
+    return text + "\n(\(samples) exact samples x_0 per noise level, one noise draw each.)\n"
   }
 }
