@@ -70,7 +70,7 @@ public struct NetworkComparisonResult<Network: NoisePredictor>: Sendable {
 
   public var distanceMarkdown: String {
     guard let networkReference, let toyReference else { return "(the reference gradients were not compared)\n" }
-    var text = "| quantity | relative L2 distance (network vs analytic) | cosine | norm ratio |network| / |analytic| |\n|---|---|---|---|\n"
+    var text = "| quantity | relative L2 distance (network vs analytic) | cosine | norm ratio ‖network‖ / ‖analytic‖ |\n|---|---|---|---|\n"
     for (q, c) in gradientDistance {
       text += "| \(q) | \(ReportFormat.short(c.relativeError)) | \(String(format: "%.6f", c.cosine)) | \(ReportFormat.short(c.normRatio)) |\n"
     }
