@@ -55,7 +55,6 @@ struct NetworkStudyCommand: ParsableCommand {
     default: throw InvalidInput("dtype", "expected float64 or float32, got '\(dtype)'")
     }
     let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
-    let mixture = try ImageMixture.build(dataConfig)
     let unet = try UNet2DModel<Double>.load(directory: URL(fileURLWithPath: model))
     try NetworkData.check(unet.config, fits: dataConfig)
     let network = UNetFloat64Predictor(try UNetNoisePredictor<Double>(model: unet, schedule: dataConfig.schedule, height: dataConfig.size, width: dataConfig.size))
