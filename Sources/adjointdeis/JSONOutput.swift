@@ -1,3 +1,4 @@
+import DiffusionCore
 import Foundation
 
 /// A minimal JSON value for the CLI's output: numbers print in Swift's shortest round-trip form,
@@ -35,7 +36,7 @@ indirect enum JSON {
       guard x.isFinite else { return "null" }
       return "\(x)"
     case let .integer(i): return "\(i)"
-    case let .string(s): return Self.quote(s)
+    case let .string(s): return jsonStringLiteral(s)
     case let .array(items):
       if !pretty || items.allSatisfy(\.isScalar) {
         return "[" + items.map { $0.render(pretty: false) }.joined(separator: ", ") + "]"
@@ -44,25 +45,10 @@ indirect enum JSON {
       return "[\n" + items.map { inner + $0.render(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
     case let .object(fields):
       guard pretty else {
-        return "{" + fields.map { "\(Self.quote($0.0)): \($0.1.render(pretty: false))" }.joined(separator: ", ") + "}"
+        return "{" + fields.map { "\(jsonStringLiteral($0.0)): \($0.1.render(pretty: false))" }.joined(separator: ", ") + "}"
       }
       let inner = indent + "  "
-      return "{\n" + fields.map { "\(inner)\(Self.quote($0.0)): \($0.1.render(indent: inner))" }.joined(separator: ",\n") + "\n\(indent)}"
+      return "{\n" + fields.map { "\(inner)\(jsonStringLiteral($0.0)): \($0.1.render(indent: inner))" }.joined(separator: ",\n") + "\n\(indent)}"
     }
-  }
-
-  static func quote(_ s: String) -> String {
-    var out = "\""
-    for c in s.unicodeScalars {
-      switch c {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\t": out += "\\t"
-      default:
-        if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
-      }
-    }
-    return out + "\""
   }
 }

@@ -61,7 +61,7 @@ extension SafeTensorsFile {
     var seen = Set<String>()
     var parts: [String] = []
     if !metadata.isEmpty {
-      let pairs = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+      let pairs = metadata.sorted { $0.key < $1.key }.map { "\(jsonStringLiteral($0.key)):\(jsonStringLiteral($0.value))" }
       parts.append("\"\(SafeTensorsHeader.metadataKey)\":{\(pairs.joined(separator: ","))}")
     }
     var offset = 0
@@ -87,7 +87,7 @@ extension SafeTensorsFile {
       let end = offset + elements * entry.dtype.byteSize
       let shape = entry.shape.map(String.init).joined(separator: ",")
       parts.append(
-        "\(jsonString(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+        "\(jsonStringLiteral(entry.name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
       offset = end
     }
     var header = Data(("{" + parts.joined(separator: ",") + "}").utf8)
@@ -102,26 +102,5 @@ extension SafeTensorsFile {
   /// Writes the file whole (temporary file, then rename).
   public static func write(_ entries: [Entry], metadata: [String: String] = [:], to url: URL) throws {
     try AtomicFile.write(encode(entries, metadata: metadata), to: url)
-  }
-
-  /// A JSON string literal: quotes, backslashes and control characters escaped, other characters as UTF-8.
-  static func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default:
-        if scalar.value < 0x20 {
-          out += String(format: "\\u%04x", scalar.value)
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return out + "\""
   }
 }
