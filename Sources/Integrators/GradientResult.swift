@@ -29,6 +29,8 @@ public struct GradientResult: Sendable {
   public var adjoint: EvaluationCount
   /// Method-specific statistics (accepted/rejected steps, stored states, ...).
   public var statistics: [String: Int]
+  /// The largest step in lambda of the grid the gradient was computed on (nil for adaptive RK45).
+  public var hMax: Double? = nil
 
   public init(
     x0: [Double], loss: Double, gradXT: [Double], gradZ: [[Double]], gradTheta: [Double],

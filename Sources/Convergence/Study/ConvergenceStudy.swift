@@ -118,12 +118,11 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
       var setup = try spec.setup(steps: m, sde: kind == .sde)
       setup.noise = noise
       (setup.rtol, setup.atol) = (referenceTolerance, referenceTolerance)
-      let grid = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: m, spacing: .lambda)
       let r = try setup.run(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss)
       let seconds = Date().timeIntervalSince(started)
       var comparisons: [GradientQuantity: GradientComparison] = [:]
       for q in GradientQuantity.allCases { comparisons[q] = GradientComparison(q.values(r), reference: q.values(reference)) }
-      return RunRecord(solver: spec.name, seed: seed, steps: m, hMax: grid.hMax, evaluations: r.sampling + r.adjoint,
+      return RunRecord(solver: spec.name, seed: seed, steps: m, hMax: r.hMax ?? .nan, evaluations: r.sampling + r.adjoint,
                        gradientEvaluations: r.adjoint, seconds: seconds, comparisons: comparisons, failure: nil)
     } catch {
       return RunRecord(solver: spec.name, seed: seed, steps: m, hMax: .nan, evaluations: EvaluationCount(),

@@ -15,8 +15,10 @@ extension GradientSetup {
       return try reference.gradient(model: model, schedule: schedule, T: T, tEps: tEps, xT: xT, z: z, samplingGrid: scheduleGrid, loss: loss)
     case .dto:
       let noise = sampler.isSDE ? try self.noise.draws(grid: samplingGrid, dimension: model.dataDimension) : []
-      return try DiscretizeThenOptimize(sampler: sampler, checkpointEvery: checkpointEvery, wantParameters: wantParameters)
+      var result = try DiscretizeThenOptimize(sampler: sampler, checkpointEvery: checkpointEvery, wantParameters: wantParameters)
         .gradient(model: model, grid: samplingGrid, xT: xT, z: z, noise: noise, loss: loss)
+      result.hMax = samplingGrid.hMax
+      return result
     case .adjointDEIS1, .adjointDEIS2M:
       let adjoint = try AdjointDEIS(order: solver == .adjointDEIS1 ? 1 : 2, weight: weight,
                                     dynamics: sampler.isSDE ? .sde : .ode, wantParameters: wantParameters)
@@ -47,8 +49,10 @@ extension GradientSetup {
                                        samplingGrid: scheduleGrid, aX0: loss.gradient(x0))
       var adjointCount = solution.evaluations
       if states == .resolved && sampler.isSDE { adjointCount.eps += samplerSteps }  // the Cycle-SDE re-run
-      return GradientResult(x0: x0, loss: lossValue, gradXT: solution.ax, gradZ: solution.az, gradTheta: solution.atheta,
-                            sampling: sampling, adjoint: adjointCount)
+      var result = GradientResult(x0: x0, loss: lossValue, gradXT: solution.ax, gradZ: solution.az, gradTheta: solution.atheta,
+                                  sampling: sampling, adjoint: adjointCount)
+      result.hMax = adjointGrid.hMax
+      return result
     }
   }
 }
