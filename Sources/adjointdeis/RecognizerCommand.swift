@@ -58,7 +58,33 @@ struct RecognizerCommand: ParsableCommand {
     print(String(format: "trained %d steps in %.1f s: last batch loss %.4f accuracy %.3f", steps, seconds, final.loss, final.accuracy))
     print(String(format: "held-out (%d samples, seed %llu): loss %.4f accuracy %.4f", Self.heldOutCount, dataSeed &+ 1_000_000,
                  heldOut.loss, heldOut.accuracy))
+    let (genuine, impostor) = try Self.cosineStatistics(recognizer, test.x, test.labels)
+    print(String(format: "held-out cos(v, P_label) mean %.4f min %.4f; cos(v, P_other) mean %.4f max %.4f",
+                 genuine.mean, genuine.extreme, impostor.mean, impostor.extreme))
     print("wrote \(directory.appendingPathComponent(Recognizer.configFile).path) and \(Recognizer.weightsFile)")
+  }
+
+  /// The cosines of held-out embeddings to their own identity's prototype (mean, min) and to the others' (mean, max).
+  static func cosineStatistics(_ r: Recognizer, _ x: [Double], _ labels: [Int]) throws
+    -> (genuine: (mean: Double, extreme: Double), impostor: (mean: Double, extreme: Double))
+  {
+    let B = labels.count, e = r.embeddingDimension, K = r.config.classes
+    let v = try r.embed(x, batch: B)
+    guard let slot = r.slot("head.prototypes") else { throw InvalidInput("head.prototypes", "missing") }
+    let P = (0..<K).map { k -> [Double] in
+      let row = Array(r.parameters[(slot.offset + k * e)..<(slot.offset + (k + 1) * e)])
+      let norm = row.map { $0 * $0 }.reduce(0, +).squareRoot()
+      return row.map { $0 / norm }
+    }
+    var genuine: [Double] = [], impostor: [Double] = []
+    for b in 0..<B {
+      for k in 0..<K {
+        let c = (0..<e).map { v[b * e + $0] * P[k][$0] }.reduce(0, +)
+        if k == labels[b] { genuine.append(c) } else { impostor.append(c) }
+      }
+    }
+    let mean = { (a: [Double]) in a.reduce(0, +) / Double(a.count) }
+    return ((mean(genuine), genuine.min()!), (mean(impostor), impostor.max()!))
   }
 
   func log(_ message: String) {
