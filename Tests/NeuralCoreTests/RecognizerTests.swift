@@ -67,6 +67,21 @@ final class RecognizerTests: XCTestCase {
     XCTAssertTrue(dx2[d...].allSatisfy { $0 == 0 })
   }
 
+  /// The same check at the experiment's shape (s = 16, default e = 32) on 48 random pixels of a B = 2 batch;
+  /// h = 1e-5, tolerance 1e-7 relative to the largest checked entry.
+  func testInputVJPMatchesFiniteDifferencesAtImageSize16() throws {
+    let r = try Recognizer(config: RecognizerConfig(width: 2, classes: 4, seed: 9))
+    var rng = SeededGenerator(seed: 8)
+    let d = r.inputDimension, B = 2
+    XCTAssertEqual(d, 256)
+    let x = FiniteDifferences.random(B * d, &rng)
+    let c = FiniteDifferences.random(B * r.embeddingDimension, &rng)
+    let (_, dx) = try r.vjp(x, batch: B, cotangent: c)
+    let indices = (0..<48).map { _ in Int(rng.next() % UInt64(B * d)) }
+    let fd = try FiniteDifferences.gradient(x, indices: indices, h: 1e-5) { try FiniteDifferences.dot(c, r.embed($0, batch: B)) }
+    assertClose(dx, fd, tolerance: 1e-7, "c^T dv/dx (s = 16)")
+  }
+
   /// dL/dtheta of the CosFace loss against central differences of L for 6 random coordinates of every parameter
   /// block (after a few Adam steps so biases are nonzero); h = 1e-6, tolerance 1e-6 relative to the largest entry.
   func testClassificationLossGradientMatchesFiniteDifferences() throws {
