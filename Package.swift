@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies flow one way:
 //   CBLAS <- DiffusionCore (schedules, the NoisePredictor protocol) <- ToyModels, NeuralCore, Integrators
-//   <- Convergence <- adjointdeis (CLI)
+//   <- Convergence <- Morphing (the guided-morphing experiment) <- adjointdeis (CLI)
 let package = Package(
   name: "AdjointDEIS",
   products: [
@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "Integrators", targets: ["Integrators"]),
     .library(name: "Convergence", targets: ["Convergence"]),
     .library(name: "NeuralCore", targets: ["NeuralCore"]),
+    .library(name: "Morphing", targets: ["Morphing"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,16 +25,18 @@ let package = Package(
     .target(name: "Integrators", dependencies: ["DiffusionCore"]),
     .target(name: "NeuralCore", dependencies: ["DiffusionCore", "CBLAS"]),
     .target(name: "Convergence", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore"]),
+    .target(name: "Morphing", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Convergence"]),
     .executableTarget(
       name: "adjointdeis",
       dependencies: [
-        "DiffusionCore", "ToyModels", "Integrators", "Convergence", "NeuralCore",
+        "DiffusionCore", "ToyModels", "Integrators", "Convergence", "NeuralCore", "Morphing",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "DiffusionCoreTests", dependencies: ["DiffusionCore"]),
     .testTarget(name: "ToyModelsTests", dependencies: ["ToyModels", "DiffusionCore"]),
     .testTarget(name: "IntegratorsTests", dependencies: ["Integrators", "ToyModels", "DiffusionCore"]),
     .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore", "DiffusionCore"], exclude: ["Fixtures"]),
+    .testTarget(name: "MorphingTests", dependencies: ["Morphing", "Convergence", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
     .testTarget(name: "ConvergenceTests", dependencies: ["Convergence", "Integrators", "ToyModels", "DiffusionCore"]),
   ]
 )

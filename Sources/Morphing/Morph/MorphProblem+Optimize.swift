@@ -1,0 +1,68 @@
+import DiffusionCore
+import Foundation
+import Integrators
+
+extension MorphProblem {
+  /// The gradient that a method's gradient is compared with: the RK45 continuous adjoint for the ODE methods;
+  /// for the SDE method, the exact gradient of its own objective (DTO through the same SDE path and noise), since
+  /// the probability-flow ODE's gradient is not the gradient of an SDE sample.
+  func referenceSetup(for method: MorphMethod) -> GradientSetup? {
+    if method == .adjointDEIS1SDE {
+      return MorphMethod.dto.setup(steps: settings.samplerSteps, spacing: settings.spacing, noiseSeed: settings.noiseSeed,
+                                   rtol: settings.referenceTolerance).map { var s = $0; s.sampler = .sde; return s }
+    }
+    return MorphMethod.rk45.setup(steps: settings.samplerSteps, spacing: settings.spacing, noiseSeed: settings.noiseSeed,
+                                  rtol: settings.referenceTolerance)
+  }
+
+  /// Gradient descent on (x_T, z) from the DiM blend: `(x_T, z) <- (x_T, z) - lr (dL/dx_T, dL/dz)`, `settings.optimizationSteps`
+  /// times, then the morph is sampled from the final (x_T, z) with the method's output sampler.
+  /// `trackReference`: compare each `referenceEvery`-th gradient with the reference gradient (not counted in the NFE).
+  public func optimize(_ method: MorphMethod, learningRate lr: Double, trackReference: Bool) throws -> MorphOutcome {
+    guard lr.isFinite, lr > 0 else { throw InvalidInput("learning_rate", "must be a positive number, got \(lr)") }
+    guard let setup = method.setup(steps: settings.samplerSteps, spacing: settings.spacing, noiseSeed: settings.noiseSeed,
+                                   rtol: method == .rk45 ? settings.rk45Tolerance : settings.referenceTolerance)
+    else { throw InvalidInput("method", "\(method.rawValue) is not a gradient method") }
+    let reference = trackReference && settings.referenceEvery > 0 ? referenceSetup(for: method) : nil
+    let start = DispatchTime.now().uptimeNanoseconds
+    var (xT, z) = blend(0.5)
+    var count = EvaluationCount(eps: encodeEvaluations)
+    var path: [PathPoint] = []
+    var referenceSeconds = 0.0
+    for k in 0..<settings.optimizationSteps {
+      let r = try setup.run(model: batch, schedule: schedule, T: settings.T, tEps: settings.tEps, xT: xT, z: .constant(z), loss: loss)
+      count = count + r.sampling + r.adjoint
+      let g = r.gradXT, gz = r.gradZ.first ?? []
+      var points = try loss.perPair(r.x0).enumerated().map { PathPoint(step: k, pair: $0.offset, loss: $0.element) }
+      if let reference, k % settings.referenceEvery == 0 {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let ref = try reference.run(model: batch, schedule: schedule, T: settings.T, tEps: settings.tEps, xT: xT, z: .constant(z), loss: loss)
+        for p in 0..<pairs.count {
+          let (c, ratio) = compare(g, gz, ref.gradXT, ref.gradZ.first ?? [], pair: p)
+          points[p].cosine = c
+          points[p].normRatio = ratio
+        }
+        referenceSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+      }
+      path += points
+      for i in 0..<xT.count { xT[i] -= lr * g[i] }
+      for i in 0..<z.count { z[i] -= lr * gz[i] }
+      try Check.finite(xT, "x_T (gradient descent diverged: lower the learning rate)")
+    }
+    let x0 = try sample(method.outputSampler, xT: xT, z: z).x0
+    count.eps += settings.samplerSteps
+    var outcome = MorphOutcome(method: method, morphs: x0, loss: try loss.perPair(x0), evaluations: count,
+                               seconds: elapsed(since: start) - referenceSeconds)
+    outcome.path = path
+    outcome.learningRate = lr
+    return outcome
+  }
+
+  /// cos(g_p, r_p) and |g_p| / |r_p| for pair p over the joint vector (dL/dx_T, dL/dz).
+  func compare(_ g: [Double], _ gz: [Double], _ r: [Double], _ rz: [Double], pair p: Int) -> (Double, Double) {
+    var gr = 0.0, gg = 0.0, rr = 0.0
+    for i in (p * d)..<((p + 1) * d) { gr += g[i] * r[i]; gg += g[i] * g[i]; rr += r[i] * r[i] }
+    for i in (p * m)..<((p + 1) * m) { gr += gz[i] * rz[i]; gg += gz[i] * gz[i]; rr += rz[i] * rz[i] }
+    return (gr / max((gg * rr).squareRoot(), .leastNormalMagnitude), (gg / max(rr, .leastNormalMagnitude)).squareRoot())
+  }
+}

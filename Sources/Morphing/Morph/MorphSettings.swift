@@ -1,0 +1,40 @@
+import DiffusionCore
+import Integrators
+
+/// The numerical settings shared by every method of one morphing run.
+public struct MorphSettings: Sendable, Equatable {
+  /// N = M: sampling steps and AdjointDEIS/DTO adjoint steps (the paper: 20).
+  public var samplerSteps = 20
+  /// Gradient-descent steps on (x_T, z) (the paper: 50).
+  public var optimizationSteps = 50
+  public var tEps = 1e-3
+  public var T = 1.0
+  public var spacing: GridSpacing = .timeUniform
+  /// Seed of the SDE sampler's noise (fixed during an optimization, so the SDE objective is deterministic).
+  public var noiseSeed: UInt64 = 0
+  /// Compare the gradient with the reference every this many optimization steps (0: never).
+  public var referenceEvery = 1
+  /// Tolerance of the RK45 reference gradient (rtol = atol).
+  public var referenceTolerance = 1e-9
+  /// Tolerance of RK45 used as an optimizer's gradient method (rtol = atol).
+  public var rk45Tolerance = 1e-6
+  /// The blend weights w searched by the Morph-PIPE-like baseline.
+  public var blendWeights: [Double] = (0...20).map { Double($0) / 20 }
+
+  public init() {}
+
+  public func validate() throws {
+    guard (1...1000).contains(samplerSteps) else { throw InvalidInput("sampler_steps", "must be in 1...1000, got \(samplerSteps)") }
+    guard (0...10000).contains(optimizationSteps) else {
+      throw InvalidInput("steps", "must be in 0...10000, got \(optimizationSteps)")
+    }
+    guard referenceEvery >= 0 else { throw InvalidInput("reference_every", "must be >= 0, got \(referenceEvery)") }
+    for (name, tol) in [("reference_tolerance", referenceTolerance), ("rk45_tolerance", rk45Tolerance)] {
+      guard tol.isFinite, tol > 0, tol < 1 else { throw InvalidInput(name, "must be in (0, 1), got \(tol)") }
+    }
+    guard !blendWeights.isEmpty else { throw InvalidInput("blend_weights", "needs at least one weight") }
+    for w in blendWeights where !(w.isFinite && w >= 0 && w <= 1) {
+      throw InvalidInput("blend_weights", "every weight must be in [0, 1], got \(w)")
+    }
+  }
+}
