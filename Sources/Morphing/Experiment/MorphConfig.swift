@@ -22,7 +22,7 @@ public struct MorphConfig: Sendable, Equatable {
   public var tuningPairs = 8
   public var tuningSeed: UInt64 = 12
   /// The learning rates tried on the tuning pairs; the one with the smallest mean final loss is used.
-  public var learningRates: [Double] = [0.3, 1, 3, 10, 30]
+  public var learningRates: [Double] = [0.003, 0.01, 0.03, 0.1]
   /// "mixture": the UNet reuses the rates chosen on the unconditioned mixture (same data); "tune": tuned on the UNet.
   public var unetLearningRates = "mixture"
   public var settings = MorphSettings()

@@ -15,8 +15,8 @@ extension MorphProblem {
                                   rtol: settings.referenceTolerance)
   }
 
-  /// Gradient descent on (x_T, z) from the DiM blend: `(x_T, z) <- (x_T, z) - lr (dL/dx_T, dL/dz)`, `settings.optimizationSteps`
-  /// times, then the morph is sampled from the final (x_T, z) with the method's output sampler.
+  /// Gradient descent on (x_T, z) from the DiM blend (`settings.update`: plain or normalized steps),
+  /// `settings.optimizationSteps` times, then the morph is sampled from the final (x_T, z) with the method's output sampler.
   /// `trackReference`: compare each `referenceEvery`-th gradient with the reference gradient (not counted in the NFE).
   public func optimize(_ method: MorphMethod, learningRate lr: Double, trackReference: Bool) throws -> MorphOutcome {
     guard lr.isFinite, lr > 0 else { throw InvalidInput("learning_rate", "must be a positive number, got \(lr)") }
@@ -45,8 +45,11 @@ extension MorphProblem {
         referenceSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
       }
       path += points
-      for i in 0..<xT.count { xT[i] -= lr * g[i] }
-      for i in 0..<z.count { z[i] -= lr * gz[i] }
+      for p in 0..<pairs.count {
+        let scale = stepScale(g, gz, pair: p, lr: lr)
+        for i in (p * d)..<((p + 1) * d) { xT[i] -= scale * g[i] }
+        for i in (p * m)..<((p + 1) * m) { z[i] -= scale * gz[i] }
+      }
       try Check.finite(xT, "x_T (gradient descent diverged: lower the learning rate)")
     }
     let x0 = try sample(method.outputSampler, xT: xT, z: z).x0
@@ -56,6 +59,15 @@ extension MorphProblem {
     outcome.path = path
     outcome.learningRate = lr
     return outcome
+  }
+
+  /// The factor multiplying pair p's gradient: lr (plain) or lr sqrt(d + m) / |g_p| (normalized; 0 for a zero gradient).
+  func stepScale(_ g: [Double], _ gz: [Double], pair p: Int, lr: Double) -> Double {
+    guard settings.update == .normalized else { return lr }
+    var norm = 0.0
+    for i in (p * d)..<((p + 1) * d) { norm += g[i] * g[i] }
+    for i in (p * m)..<((p + 1) * m) { norm += gz[i] * gz[i] }
+    return norm > 0 ? lr * Double(d + m).squareRoot() / norm.squareRoot() : 0
   }
 
   /// cos(g_p, r_p) and |g_p| / |r_p| for pair p over the joint vector (dL/dx_T, dL/dz).

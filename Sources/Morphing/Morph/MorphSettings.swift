@@ -1,6 +1,22 @@
 import DiffusionCore
 import Integrators
 
+/// How a gradient step moves (x_T, z).
+public enum DescentUpdate: String, CaseIterable, Sendable {
+  /// `(x_T, z) <- (x_T, z) - lr g`.
+  case plain
+  /// `(x_T, z) <- (x_T, z) - lr sqrt(d + m) g / |g|` per pair: a step of length lr times the typical norm of a
+  /// standard-normal x_T, whatever the gradient's norm (which differs by orders of magnitude between methods and pairs).
+  case normalized
+
+  public static func named(_ name: String) throws -> DescentUpdate {
+    guard let u = DescentUpdate(rawValue: name) else {
+      throw InvalidInput("update", "unknown update '\(name)' (expected plain or normalized)")
+    }
+    return u
+  }
+}
+
 /// The numerical settings shared by every method of one morphing run.
 public struct MorphSettings: Sendable, Equatable {
   /// N = M: sampling steps and AdjointDEIS/DTO adjoint steps (the paper: 20).
@@ -10,6 +26,7 @@ public struct MorphSettings: Sendable, Equatable {
   public var tEps = 1e-3
   public var T = 1.0
   public var spacing: GridSpacing = .timeUniform
+  public var update: DescentUpdate = .normalized
   /// Seed of the SDE sampler's noise (fixed during an optimization, so the SDE objective is deterministic).
   public var noiseSeed: UInt64 = 0
   /// Compare the gradient with the reference every this many optimization steps (0: never).
