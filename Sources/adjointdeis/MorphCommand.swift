@@ -39,6 +39,9 @@ struct MorphCommand: ParsableCommand {
     try c.validate()
     let data = try ImageMixtureConfig.load(from: c.data)
     let recognizers = try c.recognizers.map { try Recognizer.load(from: $0) }
+    for (url, r) in zip(c.recognizers, recognizers) where r.config.imageSize != data.size || r.config.classes != data.K {
+      throw InvalidInput("recognizers", "'\(url.path)' was built for \(r.config.classes) identities of \(r.config.imageSize)x\(r.config.imageSize) images, but the data have K = \(data.K) of \(data.size)x\(data.size)")
+    }
     var unet: UNetFloat32Predictor? = nil
     if c.models.contains("unet"), let directory = c.unet {
       let model = try UNet2DModel<Float>.load(directory: directory)
