@@ -5,17 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-[ -f /usr/include/x86_64-linux-gnu/cblas.h ] || [ -f /usr/include/cblas.h ] || need+=(libopenblas-dev)
-[ -f /usr/include/lapacke.h ] || need+=(liblapacke-dev)
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}"
-  else
-    echo "missing: ${need[*]} (install them with apt-get)" >&2
-    exit 1
-  fi
-fi
+scripts/install-deps.sh
 
 swift build -c release --product adjointdeis
 bin="$(swift build -c release --show-bin-path)/adjointdeis"

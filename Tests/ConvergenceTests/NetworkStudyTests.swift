@@ -20,14 +20,7 @@ final class NetworkStudyTests: XCTestCase {
     // A random network's time embedding holds sinusoids of up to ~160 periods over t in [0, 1] (time input 1000 t),
     // which no solver at small M resolves; a trained one learns to be smooth in t. Silence the features with more
     // than one period over [0, 1] (`SinusoidalTimestepEmbedding`: w_i = exp(-log(10000) i / (half - freq_shift))).
-    let c = unet.config, half = c.blockOutChannels[0] / 2
-    let slot = try XCTUnwrap(unet.layout.slot("time_embedding.linear_1.weight"))
-    for i in 0..<half where 1000 * exp(-log(10000.0) * Double(i) / (Double(half) - c.freqShift)) > 2 * Double.pi {
-      for row in 0..<c.timeEmbedDim {
-        unet.parameters[slot.offset + row * 2 * half + i] = 0
-        unet.parameters[slot.offset + row * 2 * half + half + i] = 0
-      }
-    }
+    unet.silenceTimeFeatures(fasterThan: 1)
     return (data, try ImageMixture.build(data), UNetFloat64Predictor(try UNetNoisePredictor(model: unet, schedule: data.schedule)))
   }
 

@@ -23,6 +23,9 @@ public struct MorphOutcome: Sendable {
   public var seconds: Double
   public var path: [PathPoint] = []
   public var learningRate: Double? = nil
+  /// Gradient methods: |x_T| at the end over |x_T| at the DiM start, per pair (how far the descent left the
+  /// standard-normal shell |x_T| ~ sqrt(d)).
+  public var noiseNormRatio: [Double]? = nil
   /// Morph-PIPE: the chosen blend weight of each pair.
   public var chosenWeight: [Double]? = nil
 }

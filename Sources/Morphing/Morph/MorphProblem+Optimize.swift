@@ -26,6 +26,7 @@ extension MorphProblem {
     let reference = trackReference && settings.referenceEvery > 0 ? referenceSetup(for: method) : nil
     let start = DispatchTime.now().uptimeNanoseconds
     var (xT, z) = blend(0.5)
+    let start0 = xT
     var count = EvaluationCount(eps: encodeEvaluations)
     var path: [PathPoint] = []
     var referenceSeconds = 0.0
@@ -58,6 +59,10 @@ extension MorphProblem {
                                seconds: elapsed(since: start) - referenceSeconds)
     outcome.path = path
     outcome.learningRate = lr
+    outcome.noiseNormRatio = (0..<pairs.count).map { p in
+      let r = (p * d)..<((p + 1) * d)
+      return (r.map { xT[$0] * xT[$0] }.reduce(0, +) / r.map { start0[$0] * start0[$0] }.reduce(0, +)).squareRoot()
+    }
     return outcome
   }
 

@@ -3,6 +3,7 @@ import Foundation
 
 extension MorphOutcome {
   var meanLoss: Double { loss.reduce(0, +) / Double(max(loss.count, 1)) }
+  var meanNoiseNormRatio: Double? { noiseNormRatio.map { $0.reduce(0, +) / Double(max($0.count, 1)) } }
   /// Mean cosine and norm ratio against the reference gradient over every compared (step, pair).
   var gradientAgreement: (cosine: Double, normRatio: Double)? {
     let c = path.compactMap(\.cosine), r = path.compactMap(\.normRatio)
@@ -19,7 +20,8 @@ extension MorphReport {
   /// One row per model and method: the table.
   public func table() throws -> CSVTable {
     var t = try CSVTable(columns: ["model", "method", "pairs", "nfe_per_morph", "nfe_eps", "nfe_vjp"] + recognizerColumns
-      + ["mean_loss", "wall_s_per_morph", "learning_rate", "grad_cosine_mean", "grad_norm_ratio_mean", "gradient_reference"])
+      + ["mean_loss", "wall_s_per_morph", "learning_rate", "grad_cosine_mean", "grad_norm_ratio_mean", "gradient_reference",
+         "xT_norm_over_start_mean"])
     for m in models {
       for (o, verdicts) in zip(m.outcomes, m.verdicts) {
         let agreement = o.gradientAgreement
@@ -28,7 +30,7 @@ extension MorphReport {
           + verdicts.map { .real($0.mmpmr) }
           + [.real(o.meanLoss), .real(o.seconds / Double(m.pairs.count)), o.learningRate.map(CSVValue.real) ?? .missing,
              agreement.map { .real($0.cosine) } ?? .missing, agreement.map { .real($0.normRatio) } ?? .missing,
-             o.method.isGradient ? .text(o.referenceName) : .missing])
+             o.method.isGradient ? .text(o.referenceName) : .missing, o.meanNoiseNormRatio.map(CSVValue.real) ?? .missing])
       }
     }
     return t
@@ -38,8 +40,8 @@ extension MorphReport {
   public func tableMarkdown() -> String {
     var s = "| model | method | NFE per morph (eps + VJP) |"
     s += (0..<thresholds.count).map { " MMPMR r\($0) (%) |" }.joined()
-    s += " mean loss | wall s / morph | lr | grad cos vs ref | grad norm ratio |\n|---|---|---|"
-    s += String(repeating: "---|", count: thresholds.count) + "---|---|---|---|---|\n"
+    s += " mean loss | wall s / morph | lr | grad cos vs ref | grad norm ratio | \\|x_T\\| / start |\n|---|---|---|"
+    s += String(repeating: "---|", count: thresholds.count) + "---|---|---|---|---|---|\n"
     for m in models {
       for (o, verdicts) in zip(m.outcomes, m.verdicts) {
         let a = o.gradientAgreement
@@ -47,7 +49,8 @@ extension MorphReport {
         s += verdicts.map { " \(ReportFormat.fixed($0.mmpmr, decimals: 1)) |" }.joined()
         s += " \(ReportFormat.fixed(o.meanLoss, decimals: 4)) | \(ReportFormat.short(o.seconds / Double(m.pairs.count))) |"
         s += " \(o.learningRate.map { ReportFormat.short($0) } ?? "-") | \(a.map { ReportFormat.fixed($0.cosine, decimals: 4) } ?? "-") |"
-        s += " \(a.map { ReportFormat.fixed($0.normRatio, decimals: 4) } ?? "-") |\n"
+        s += " \(a.map { ReportFormat.fixed($0.normRatio, decimals: 4) } ?? "-") |"
+        s += " \(o.meanNoiseNormRatio.map { ReportFormat.fixed($0, decimals: 2) } ?? "-") |\n"
       }
     }
     return s
