@@ -2,6 +2,7 @@ import ArgumentParser
 import Convergence
 import DiffusionCore
 import Foundation
+import Integrators
 import Morphing
 import NeuralCore
 import ToyModels
@@ -26,6 +27,9 @@ struct MorphCommand: ParsableCommand {
   @Option(help: "Override: gradient-descent steps.") var steps: Int?
   @Option(help: "Override: comma-separated models (mixture, mixture-conditional, unet).") var models: String?
   @Option(help: "Override: comma-separated methods.") var methods: String?
+  @Option(help: "Override: the sampling grid (lambda | time-uniform | time-quadratic).") var spacing: String?
+  @Option(help: "Override: the gradient step (normalized | plain).") var update: String?
+  @Option(help: "Override: comma-separated learning rates to tune over.") var learningRates: String?
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
 
   func run() throws {
@@ -36,6 +40,14 @@ struct MorphCommand: ParsableCommand {
     if let steps { c.settings.optimizationSteps = steps }
     if let models { c.models = models.split(separator: ",").map(String.init) }
     if let methods { c.methods = try methods.split(separator: ",").map { try MorphMethod.named(String($0)) } }
+    if let spacing { c.settings.spacing = try GridSpacing.named(spacing, option: "spacing") }
+    if let update { c.settings.update = try DescentUpdate.named(update) }
+    if let learningRates {
+      c.learningRates = try learningRates.split(separator: ",").map { text in
+        guard let v = Double(text) else { throw InvalidInput("learning-rates", "'\(text)' is not a number") }
+        return v
+      }
+    }
     try c.validate()
     let data = try ImageMixtureConfig.load(from: c.data)
     let recognizers = try c.recognizers.map { try Recognizer.load(from: $0) }
