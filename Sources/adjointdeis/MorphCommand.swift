@@ -29,6 +29,7 @@ struct MorphCommand: ParsableCommand {
   @Option(help: "Override: comma-separated methods.") var methods: String?
   @Option(help: "Override: the sampling grid (lambda | time-uniform | time-quadratic).") var spacing: String?
   @Option(help: "Override: the gradient step (normalized | plain).") var update: String?
+  @Option(help: "Override: where x_T may go (sphere | none).") var constraint: String?
   @Option(help: "Override: comma-separated learning rates to tune over.") var learningRates: String?
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
 
@@ -42,6 +43,7 @@ struct MorphCommand: ParsableCommand {
     if let methods { c.methods = try methods.split(separator: ",").map { try MorphMethod.named(String($0)) } }
     if let spacing { c.settings.spacing = try GridSpacing.named(spacing, option: "spacing") }
     if let update { c.settings.update = try DescentUpdate.named(update) }
+    if let constraint { c.settings.constraint = try NoiseConstraint.named(constraint) }
     if let learningRates {
       c.learningRates = try learningRates.split(separator: ",").map { text in
         guard let v = Double(text) else { throw InvalidInput("learning-rates", "'\(text)' is not a number") }

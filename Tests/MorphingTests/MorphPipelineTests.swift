@@ -78,6 +78,8 @@ final class MorphPipelineTests: XCTestCase {
         XCTAssertLessThan(o.loss.reduce(0, +), initial, "\(m.model) \(o.method.rawValue): the loss did not decrease")
         XCTAssertTrue(o.path.allSatisfy { $0.cosine != nil }, "every step was compared with the reference")
         XCTAssertNotNil(o.learningRate)
+        // The default projected descent keeps every pair's x_T on the sphere of its DiM start.
+        for r in try XCTUnwrap(o.noiseNormRatio) { XCTAssertEqual(r, 1, accuracy: 1e-12) }
       }
       XCTAssertEqual(m.ratesFrom, m.model == "unet" ? "tuned on mixture" : "tuned on \(m.model)")
       XCTAssertEqual(m.tuning.count, m.model == "unet" ? 0 : MorphMethod.gradientMethods.count * c.learningRates.count)

@@ -6,7 +6,7 @@ extension MorphConfig {
   static let keys = [
     "data", "unet", "recognizers", "loss_recognizer", "models", "methods", "pairs", "pair_seed", "unet_pairs",
     "tuning_pairs", "tuning_seed", "learning_rates", "unet_learning_rates", "steps", "sampler_steps", "t_eps", "T",
-    "spacing", "update", "noise_seed", "reference_every", "reference_tolerance", "rk45_tolerance", "blend_weights",
+    "spacing", "update", "constraint", "noise_seed", "reference_every", "reference_tolerance", "rk45_tolerance", "blend_weights",
     "unet_reference_every", "unet_reference_tolerance", "unet_rk45_tolerance", "fmr", "impostor_pairs", "genuine_pairs",
     "calibration_seed", "grid_rows",
   ]
@@ -81,6 +81,10 @@ extension MorphConfig {
     if let v = root["update"] {
       guard let s = v as? String else { throw InvalidInput("update", "must be a string") }
       c.settings.update = try DescentUpdate.named(s)
+    }
+    if let v = root["constraint"] {
+      guard let s = v as? String else { throw InvalidInput("constraint", "must be a string") }
+      c.settings.constraint = try NoiseConstraint.named(s)
     }
     if let v = try seed("noise_seed") { c.settings.noiseSeed = v }
     if let v = try integer("reference_every") { c.settings.referenceEvery = v }

@@ -50,6 +50,7 @@ extension MorphProblem {
         let scale = stepScale(g, gz, pair: p, lr: lr)
         for i in (p * d)..<((p + 1) * d) { xT[i] -= scale * g[i] }
         for i in (p * m)..<((p + 1) * m) { z[i] -= scale * gz[i] }
+        if settings.constraint == .sphere { project(&xT, onto: start0, pair: p) }
       }
       try Check.finite(xT, "x_T (gradient descent diverged: lower the learning rate)")
     }
@@ -64,6 +65,14 @@ extension MorphProblem {
       return (r.map { xT[$0] * xT[$0] }.reduce(0, +) / r.map { start0[$0] * start0[$0] }.reduce(0, +)).squareRoot()
     }
     return outcome
+  }
+
+  /// Rescales pair p's block of x to the norm of the same block of `reference`.
+  func project(_ x: inout [Double], onto reference: [Double], pair p: Int) {
+    let r = (p * d)..<((p + 1) * d)
+    let norm = r.map { x[$0] * x[$0] }.reduce(0, +).squareRoot(), target = r.map { reference[$0] * reference[$0] }.reduce(0, +).squareRoot()
+    guard norm > 0 else { return }
+    for i in r { x[i] *= target / norm }
   }
 
   /// The factor multiplying pair p's gradient: lr (plain) or lr sqrt(d + m) / |g_p| (normalized; 0 for a zero gradient).

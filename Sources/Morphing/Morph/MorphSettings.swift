@@ -17,6 +17,22 @@ public enum DescentUpdate: String, CaseIterable, Sendable {
   }
 }
 
+/// Where x_T may go during the descent.
+public enum NoiseConstraint: String, CaseIterable, Sendable {
+  /// Anywhere: the descent may leave the standard-normal shell (and then finds adversarial noise images).
+  case none
+  /// Projected descent: after each step each pair's x_T is rescaled to the norm it had at the DiM start, so it stays
+  /// on the shell |x_T| ~ sqrt(d) where the sampler's inputs live (z is not constrained).
+  case sphere
+
+  public static func named(_ name: String) throws -> NoiseConstraint {
+    guard let c = NoiseConstraint(rawValue: name) else {
+      throw InvalidInput("constraint", "unknown constraint '\(name)' (expected none or sphere)")
+    }
+    return c
+  }
+}
+
 /// The numerical settings shared by every method of one morphing run.
 public struct MorphSettings: Sendable, Equatable {
   /// N = M: sampling steps and AdjointDEIS/DTO adjoint steps (the paper: 20).
@@ -27,6 +43,7 @@ public struct MorphSettings: Sendable, Equatable {
   public var T = 1.0
   public var spacing: GridSpacing = .timeUniform
   public var update: DescentUpdate = .normalized
+  public var constraint: NoiseConstraint = .sphere
   /// Seed of the SDE sampler's noise (fixed during an optimization, so the SDE objective is deterministic).
   public var noiseSeed: UInt64 = 0
   /// Compare the gradient with the reference every this many optimization steps (0: never).
