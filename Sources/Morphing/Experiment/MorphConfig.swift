@@ -67,7 +67,7 @@ public struct MorphConfig: Sendable, Equatable {
     guard ["mixture", "tune"].contains(unetLearningRates) else {
       throw InvalidInput("unet_learning_rates", "expected \"mixture\" or \"tune\", got '\(unetLearningRates)'")
     }
-    if unetLearningRates == "mixture" && models.contains("unet") && !models.contains("mixture") {
+    if unetLearningRates == "mixture" && models.contains("unet") && !models.contains("mixture") && methods.contains(where: \.isGradient) {
       throw InvalidInput("unet_learning_rates", "\"mixture\" needs the mixture model in models")
     }
     guard unetReferenceEvery >= 0 else { throw InvalidInput("unet_reference_every", "must be >= 0") }
