@@ -11,10 +11,7 @@ public enum GridSpacing: String, CaseIterable, Sendable {
   case timeQuadratic = "time-quadratic"
 
   public static func named(_ name: String, option: String = "grid") throws -> GridSpacing {
-    guard let spacing = GridSpacing(rawValue: name) else {
-      throw InvalidInput(option, "unknown grid '\(name)' (expected one of \(allCases.map(\.rawValue).joined(separator: ", ")))")
-    }
-    return spacing
+    try parse(name, option: option, what: "grid")
   }
 }
 

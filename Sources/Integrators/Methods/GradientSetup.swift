@@ -10,10 +10,7 @@ public enum GradientSolver: String, CaseIterable, Sendable {
   case dto
 
   public static func named(_ name: String) throws -> GradientSolver {
-    guard let s = GradientSolver(rawValue: name) else {
-      throw InvalidInput("solver", "unknown solver '\(name)' (expected one of \(allCases.map(\.rawValue).joined(separator: ", ")))")
-    }
-    return s
+    try parse(name, option: "solver", what: "solver")
   }
 }
 
@@ -28,10 +25,7 @@ public enum StateChoice: String, CaseIterable, Sendable {
   case resolved
 
   public static func named(_ name: String) throws -> StateChoice {
-    guard let s = StateChoice(rawValue: name) else {
-      throw InvalidInput("states", "unknown state source '\(name)' (expected one of \(allCases.map(\.rawValue).joined(separator: ", ")))")
-    }
-    return s
+    try parse(name, option: "states", what: "state source")
   }
 }
 

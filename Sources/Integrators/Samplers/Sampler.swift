@@ -13,10 +13,7 @@ public enum SamplerKind: String, CaseIterable, Sendable {
   public var isSDE: Bool { self == .sde }
 
   public static func named(_ name: String, option: String = "sampler") throws -> SamplerKind {
-    guard let kind = SamplerKind(rawValue: name) else {
-      throw InvalidInput(option, "unknown sampler '\(name)' (expected one of \(allCases.map(\.rawValue).joined(separator: ", ")))")
-    }
-    return kind
+    try parse(name, option: option, what: "sampler")
   }
 }
 

@@ -19,10 +19,7 @@ public enum MorphMethod: String, CaseIterable, Sendable {
   public var isGradient: Bool { MorphMethod.gradientMethods.contains(self) }
 
   public static func named(_ name: String) throws -> MorphMethod {
-    guard let m = MorphMethod(rawValue: name) else {
-      throw InvalidInput("methods", "unknown method '\(name)' (expected one of \(allCases.map(\.rawValue).joined(separator: ", ")))")
-    }
-    return m
+    try parse(name, option: "methods", what: "method")
   }
 
   /// The sampler whose output is the morph: the SDE step for the SDE method, DDIM (DPM-Solver-1) otherwise.

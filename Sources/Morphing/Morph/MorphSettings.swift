@@ -10,10 +10,7 @@ public enum DescentUpdate: String, CaseIterable, Sendable {
   case normalized
 
   public static func named(_ name: String) throws -> DescentUpdate {
-    guard let u = DescentUpdate(rawValue: name) else {
-      throw InvalidInput("update", "unknown update '\(name)' (expected plain or normalized)")
-    }
-    return u
+    try parse(name, option: "update", what: "update")
   }
 }
 
@@ -26,10 +23,7 @@ public enum NoiseConstraint: String, CaseIterable, Sendable {
   case sphere
 
   public static func named(_ name: String) throws -> NoiseConstraint {
-    guard let c = NoiseConstraint(rawValue: name) else {
-      throw InvalidInput("constraint", "unknown constraint '\(name)' (expected none or sphere)")
-    }
-    return c
+    try parse(name, option: "constraint", what: "constraint")
   }
 }
 
