@@ -45,6 +45,13 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
 
   func testDPMSolver1() throws { try checkAgainstFiniteDifferences(.dpmSolver1, z: .constant(SolverFixtures.z)) }
   func testDPMSolver2M() throws { try checkAgainstFiniteDifferences(.dpmSolver2M, z: .constant(SolverFixtures.z)) }
+  /// The three-deep history: each eps enters three steps, so its cotangent sums three transposed coefficients.
+  func testDPMSolver3M() throws {
+    try checkAgainstFiniteDifferences(.dpmSolver3M, z: .constant(SolverFixtures.z))
+    try checkAgainstFiniteDifferences(.dpmSolver3M, z: .constant(SolverFixtures.z), checkpoint: 4)
+    let rows: [[Double]] = (0..<6).map { (i: Int) -> [Double] in [0.1 * Double(i) - 0.2, 0.3 - 0.05 * Double(i)] }
+    try checkAgainstFiniteDifferences(.dpmSolver3M, z: .perStep(rows))
+  }
   func testSDEWithFixedNoise() throws { try checkAgainstFiniteDifferences(.sde, z: .constant(SolverFixtures.z)) }
   func testScheduledConditioning() throws {
     let rows = (0..<6).map { i in [0.1 * Double(i) - 0.2, 0.3 - 0.05 * Double(i)] }

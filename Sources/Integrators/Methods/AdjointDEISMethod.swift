@@ -1,8 +1,8 @@
 import DiffusionCore
 
 /// `adjointdeis-k`: sample x_0 with an exponential-integrator sampler on N steps, then solve the adjoint equations
-/// with AdjointDEIS-k on M steps (docs/math.md#adjointdeis-1, #adjointdeis-2m), x_t from exact, recorded or
-/// re-solved states.
+/// with AdjointDEIS-k on M steps (docs/math.md#adjointdeis-1, #adjointdeis-2m, #adjointdeis-3m), x_t from exact,
+/// recorded or re-solved states. One type for every k: the registry entries differ only in their `MultistepRule`.
 ///
 /// Cost: N eps (sampling; exact states: the RK45 forward solve instead) + M VJPs (the adjoint), + N eps for
 /// re-solved SDE states (the Cycle-SDE re-run). Memory: recorded states O(N d); exact states the RK45 dense output;
@@ -10,17 +10,19 @@ import DiffusionCore
 public struct AdjointDEISMethod: GradientMethod {
   public static let firstOrder = GradientMethodEntry(
     name: "adjointdeis-1", summary: "AdjointDEIS-1 (first order)",
-    make: { try AdjointDEISMethod(name: "adjointdeis-1", order: 1, weight: nil, given: $0, defaults: $1) })
+    make: { try AdjointDEISMethod(name: "adjointdeis-1", rule: FirstOrderRule(), odeSampler: .dpmSolver1, given: $0, defaults: $1) })
   public static let secondOrderMultistep = GradientMethodEntry(
     name: "adjointdeis-2m", summary: "AdjointDEIS-2M (second-order multistep; --weight paper|phi2)",
-    make: { try AdjointDEISMethod(name: "adjointdeis-2m", order: 2, weight: nil, given: $0, defaults: $1) })
+    make: { try AdjointDEISMethod(name: "adjointdeis-2m", rule: SecondOrderMultistep(weight: .paper), odeSampler: .dpmSolver2M, weightOption: true,
+                                  given: $0, defaults: $1) })
   public static let secondOrderMultistepPhi2 = GradientMethodEntry(
     name: "adjointdeis-2m-phi2", summary: "AdjointDEIS-2M with the exact phi_2 weight",
-    make: { try AdjointDEISMethod(name: "adjointdeis-2m-phi2", order: 2, weight: .phi2, given: $0, defaults: $1) })
+    make: { try AdjointDEISMethod(name: "adjointdeis-2m-phi2", rule: SecondOrderMultistep(weight: .phi2), odeSampler: .dpmSolver2M,
+                                  given: $0, defaults: $1) })
 
   public let name: String
-  public var order: Int
-  public var weight: MultistepWeight
+  /// How the adjoint extrapolates its integrand (the `--weight` option sets a 2M rule's weight).
+  public var rule: any MultistepRule
   public var sampler: SamplerKind
   /// N, the sampling steps, and M, the adjoint steps.
   public var samplerSteps: Int
@@ -34,21 +36,25 @@ public struct AdjointDEISMethod: GradientMethod {
   public var wantParameters: Bool
 
   public var dynamics: Dynamics { sampler.dynamics }
+  /// The name with the 2M weight in brackets, the dynamics and the states, e.g. `adjointdeis-2m[phi2]/ode/exact`.
   public var label: String {
-    let w = order == 2 && weight == .phi2 ? "[phi2]" : ""
-    return "adjointdeis-\(order == 1 ? "1" : "2m")\(w)/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)"
+    var base = name
+    if let twoM = rule as? SecondOrderMultistep {
+      base = "adjointdeis-2m" + (twoM.weight == .phi2 ? "[phi2]" : "")
+    }
+    return "\(base)/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)"
   }
 
-  /// `fixedWeight`: the weight the registry name implies (then `weight` is not an option).
-  public init(name: String, order: Int, weight fixedWeight: MultistepWeight?, given: GradientOptions,
+  /// `odeSampler`: the ODE sampler it pairs with unless the context or the user names one; `weightOption`: whether
+  /// `--weight` may change the rule's 2M weight.
+  public init(name: String, rule: any MultistepRule, odeSampler: SamplerKind, weightOption: Bool = false, given: GradientOptions,
               defaults: GradientOptions = GradientOptions()) throws {
     self.name = name
-    self.order = order
     try given.reject([.checkpoint, .rk45States], method: name)
-    if order == 1 || fixedWeight != nil { try given.reject([.weight], method: name) }
+    if !weightOption { try given.reject([.weight], method: name) }
     let o = GradientOptions.resolve(given, over: defaults)
-    sampler = try GradientOptions.sampler(given, over: defaults, odeDefault: order == 1 ? .dpmSolver1 : .dpmSolver2M)
-    weight = fixedWeight ?? o.weight ?? .paper
+    sampler = try GradientOptions.sampler(given, over: defaults, odeDefault: odeSampler)
+    self.rule = weightOption ? SecondOrderMultistep(weight: o.weight ?? .paper) : rule
     samplerSteps = o.samplerSteps ?? 20
     adjointSteps = o.adjointSteps ?? samplerSteps
     states = o.states ?? .recorded
@@ -85,7 +91,7 @@ public struct AdjointDEISMethod: GradientMethod {
     let (model, z) = (p.model, p.z)
     let samplingGrid = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
     let scheduleGrid: TimeGrid? = z.count > 1 ? samplingGrid : nil
-    let adjoint = try AdjointDEIS(order: order, weight: weight, dynamics: dynamics, wantParameters: wantParameters)
+    let adjoint = AdjointDEIS(rule: rule, dynamics: dynamics, wantParameters: wantParameters)
     let adjointGrid = adjointSteps == samplerSteps
       ? samplingGrid : try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: adjointSteps, spacing: grid)
     let x0: [Double], source: AdjointStates, sampling: EvaluationCount
@@ -107,7 +113,7 @@ public struct AdjointDEISMethod: GradientMethod {
         path = try Sampler(kind: .sde).sample(model: model, grid: samplingGrid, xT: p.xT, z: z, noise: recovered)
         source = .recorded(path.states)
         resampled = samplerSteps
-      default: source = .resolved(x0: x0, order: sampler == .dpmSolver2M ? 2 : 1)
+      default: source = .resolved(x0: x0, sampler: sampler)
       }
     }
     let lossValue = p.loss.value(x0)

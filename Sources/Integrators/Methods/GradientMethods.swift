@@ -9,6 +9,7 @@ public enum GradientMethods {
     AdjointDEISMethod.firstOrder,
     AdjointDEISMethod.secondOrderMultistep,
     AdjointDEISMethod.secondOrderMultistepPhi2,
+    AdjointDEISMethod.thirdOrderMultistep,
     DTOMethod.entry,
   ]
 

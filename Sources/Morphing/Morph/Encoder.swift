@@ -13,11 +13,10 @@ public struct Encoder: Sendable {
     try Check.count(x0, model.dataDimension, "x_0")
     try Check.finite(x0, "x_0")
     var x = x0
+    var history = History(depth: 1)
     for j in 0..<grid.steps {
-      let eps = try model.eps(x, z: z, t: grid.times[j], batch: 1)
-      let ratio = grid.alphas[j + 1] / grid.alphas[j]
-      let scale = grid.sigmas[j + 1] * expm1(grid.lambdas[j + 1] - grid.lambdas[j])
-      for i in 0..<x.count { x[i] = ratio * x[i] - scale * eps[i] }
+      history.push(try model.eps(x, z: z, t: grid.times[j], batch: 1))
+      Sampler.step(&x, from: j, to: j + 1, grid: grid, kind: .dpmSolver1, history: history)
     }
     return (x, grid.steps)
   }
