@@ -1,3 +1,4 @@
+@testable import Reports
 import DiffusionCore
 import Foundation
 import XCTest
