@@ -70,10 +70,10 @@ final class AdjointDEISTests: XCTestCase {
   func testRejectsBadInput() throws {
     let model = try SolverFixtures.mixture()
     let grid = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 4, spacing: .lambda)
-    XCTAssertThrowsError(try AdjointDEIS(order: 3))
-    XCTAssertThrowsError(try AdjointDEIS(order: 1).solve(model: model, grid: grid, states: .resolved(x0: [0, 0, 0], sampler: .sde), z: .constant(SolverFixtures.z), aX0: [1, 0, 0]))
-    XCTAssertThrowsError(try AdjointDEIS(order: 1).solve(model: model, grid: grid, states: .recorded([[0, 0, 0]]), z: .constant(SolverFixtures.z), aX0: [1, 0, 0]))
-    XCTAssertThrowsError(try AdjointDEIS(order: 1).solve(model: model, grid: grid, states: .resolved(x0: [0, 0, 0], sampler: .dpmSolver1), z: .constant([1]), aX0: [1, 0, 0]))
-    XCTAssertThrowsError(try AdjointDEIS(order: 1).solve(model: model, grid: grid, states: .resolved(x0: [0, 0, 0], sampler: .dpmSolver1), z: .perStep([[0, 0]]), aX0: [1, 0, 0]))
+    XCTAssertThrowsInvalid(try AdjointDEIS(order: 3), field: "solver")
+    XCTAssertThrowsInvalid(try AdjointDEIS(order: 1).solve(model: model, grid: grid, states: .resolved(x0: [0, 0, 0], sampler: .sde), z: .constant(SolverFixtures.z), aX0: [1, 0, 0]), field: "states")
+    XCTAssertThrowsInvalid(try AdjointDEIS(order: 1).solve(model: model, grid: grid, states: .recorded([[0, 0, 0]]), z: .constant(SolverFixtures.z), aX0: [1, 0, 0]), field: "states")
+    XCTAssertThrowsInvalid(try AdjointDEIS(order: 1).solve(model: model, grid: grid, states: .resolved(x0: [0, 0, 0], sampler: .dpmSolver1), z: .constant([1]), aX0: [1, 0, 0]), field: "z")
+    XCTAssertThrowsInvalid(try AdjointDEIS(order: 1).solve(model: model, grid: grid, states: .resolved(x0: [0, 0, 0], sampler: .dpmSolver1), z: .perStep([[0, 0]]), aX0: [1, 0, 0]), field: "z")
   }
 }

@@ -78,9 +78,9 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
     let model = try SolverFixtures.mixture()
     let grid = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 4, spacing: .lambda)
     let loss = try SolverFixtures.loss()
-    XCTAssertThrowsError(try DiscretizeThenOptimize(sampler: .dpmSolver1, checkpointEvery: 0))
-    XCTAssertThrowsError(try DiscretizeThenOptimize(sampler: .sde).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: [], loss: loss))
-    XCTAssertThrowsError(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: [1, 2], z: .constant(SolverFixtures.z), loss: loss))
-    XCTAssertThrowsError(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .perStep([[0, 0]]), loss: loss))
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1, checkpointEvery: 0), field: "checkpoint")
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .sde).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: [], loss: loss), field: "noise")
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: [1, 2], z: .constant(SolverFixtures.z), loss: loss), field: "x_T")
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .perStep([[0, 0]]), loss: loss), field: "z")
   }
 }

@@ -41,9 +41,9 @@ final class UNetFloat32PredictorTests: XCTestCase {
 
   func testBadInputThrows() throws {
     let (_, f32) = try pair()
-    XCTAssertThrowsError(try f32.eps([1, 2, 3], z: [Double](repeating: 0, count: 32), t: 0.5, batch: 1))
+    XCTAssertThrowsInvalid(try f32.eps([1, 2, 3], z: [Double](repeating: 0, count: 32), t: 0.5, batch: 1), field: "x")
     XCTAssertThrowsError(try f32.vjp([Double](repeating: 0, count: 64), z: [Double](repeating: 0, count: 32), t: 0.5, batch: 1,
                                      cotangent: [1], wantParameters: false))
-    XCTAssertThrowsError(try f32.replacingParameters([1, 2]))
+    XCTAssertThrowsInvalid(try f32.replacingParameters([1, 2]), field: "theta")
   }
 }
