@@ -38,6 +38,13 @@ struct GradientCommand: ParsableCommand {
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
     let method = try makeMethod()
     let result = try method.gradient(problem)
+    // Checked before anything is printed: an unstable method (e.g. a high order on a coarse grid) must not print null.
+    for (name, values) in [("x0", result.x0), ("grad_xT", result.gradXT), ("grad_z", result.gradZ.flatMap { $0 }), ("grad_theta", result.gradTheta)] {
+      if let i = values.firstIndex(where: { !$0.isFinite }) {
+        throw InvalidInput("solver", "\(method.label) gave a non-finite \(name) (entry \(i) is \(values[i])): refine the grid (--steps, --sampler-steps)")
+      }
+    }
+    try Check.finite(result.loss, "loss")
     print(Self.json(result, problem: problem, method: method).render())
   }
 

@@ -35,11 +35,6 @@ public struct ExponentialStep: Sendable {
     self.previous = previous
   }
 
-  /// The weights for `available` outputs (1 ... rule order), as the rule computes them.
-  public func weights(_ rule: some MultistepRule, available: Int) -> [Double] {
-    rule.relativeWeights(self, available: min(available, previous.count + 1, rule.order))
-  }
-
   // MARK: - The step, in the three groupings the callers have always rounded it with (docs/math.md#exponential-step)
 
   /// Differences, each term scaled on its own (the samplers, the encoder, the re-solved states):
