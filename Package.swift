@@ -2,8 +2,10 @@
 import PackageDescription
 
 // Dependencies flow one way:
-//   CBLAS <- DiffusionCore (schedules, the NoisePredictor protocol) <- ToyModels, NeuralCore, Integrators
-//   <- Convergence <- Morphing (the guided-morphing experiment) <- adjointdeis (CLI)
+//   CBLAS <- DiffusionCore (schedules, the NoisePredictor protocol, GradientProblem) <- ToyModels, NeuralCore,
+//   Integrators (gradient methods), Reports (CSV, SVG plots, number formats)
+//   <- Convergence (studies, order fits) <- Morphing (the guided-morphing experiment; Reports, not Convergence)
+//   <- adjointdeis (CLI)
 let package = Package(
   name: "AdjointDEIS",
   products: [
@@ -11,6 +13,7 @@ let package = Package(
     .library(name: "DiffusionCore", targets: ["DiffusionCore"]),
     .library(name: "ToyModels", targets: ["ToyModels"]),
     .library(name: "Integrators", targets: ["Integrators"]),
+    .library(name: "Reports", targets: ["Reports"]),
     .library(name: "Convergence", targets: ["Convergence"]),
     .library(name: "NeuralCore", targets: ["NeuralCore"]),
     .library(name: "Morphing", targets: ["Morphing"]),
@@ -24,19 +27,20 @@ let package = Package(
     .target(name: "ToyModels", dependencies: ["DiffusionCore", "CBLAS"]),
     .target(name: "Integrators", dependencies: ["DiffusionCore"]),
     .target(name: "NeuralCore", dependencies: ["DiffusionCore", "CBLAS"]),
-    .target(name: "Convergence", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore"]),
-    .target(name: "Morphing", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Convergence"]),
+    .target(name: "Reports", dependencies: ["DiffusionCore"]),
+    .target(name: "Convergence", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Reports"]),
+    .target(name: "Morphing", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Reports"]),
     .executableTarget(
       name: "adjointdeis",
       dependencies: [
-        "DiffusionCore", "ToyModels", "Integrators", "Convergence", "NeuralCore", "Morphing",
+        "DiffusionCore", "ToyModels", "Integrators", "Reports", "Convergence", "NeuralCore", "Morphing",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(name: "DiffusionCoreTests", dependencies: ["DiffusionCore"]),
     .testTarget(name: "ToyModelsTests", dependencies: ["ToyModels", "DiffusionCore"]),
     .testTarget(name: "IntegratorsTests", dependencies: ["Integrators", "ToyModels", "DiffusionCore"]),
     .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore", "DiffusionCore"], exclude: ["Fixtures"]),
-    .testTarget(name: "MorphingTests", dependencies: ["Morphing", "Convergence", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
-    .testTarget(name: "ConvergenceTests", dependencies: ["Convergence", "Integrators", "ToyModels", "DiffusionCore"]),
+    .testTarget(name: "MorphingTests", dependencies: ["Morphing", "Reports", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
+    .testTarget(name: "ConvergenceTests", dependencies: ["Convergence", "Reports", "Integrators", "ToyModels", "NeuralCore", "DiffusionCore"]),
   ]
 )

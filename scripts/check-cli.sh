@@ -23,8 +23,8 @@ walk(d); assert len(d["grad_xT"]) == len(d["x0"])' "$tmp/out" 2>/dev/null; then 
 }
 for config in examples/*.json; do
   check --config "$config"
-  for solver in adjointdeis-1 adjointdeis-2m dto; do
-    for sampler in dpm-solver-1 dpm-solver-2m sde; do
+  for solver in adjointdeis-1 adjointdeis-2m adjointdeis-3m dto; do
+    for sampler in dpm-solver-1 dpm-solver-2m dpm-solver-3m sde; do
       for states in exact recorded resolved; do
         for grid in lambda time-uniform time-quadratic; do
           extra=(); [ "$solver" = dto ] && [ "$states" != recorded ] && continue
@@ -45,6 +45,10 @@ c=examples/mixture-3d.json
 must_fail --config $c --solver adjointdeis-1 --sampler sde --states exact
 must_fail --config $c --solver adjointdeis-1 --states recorded --steps 7 --sampler-steps 8
 must_fail --config $c --solver rk45 --steps 10
+must_fail --config $c --solver rk45 --grid lambda
+must_fail --config $c --solver dto --rtol 1e-6
+must_fail --config $c --solver adjointdeis-3m --weight phi2
+must_fail --config $c --solver adjointdeis-1/exact --states recorded
 must_fail --config $c --solver adjointdeis-3
 must_fail --config $c --solver dto --states exact
 must_fail --config $c --solver adjointdeis-1 --steps 0

@@ -1,4 +1,5 @@
 import DiffusionCore
+import Integrators
 import Foundation
 import NeuralCore
 import ToyModels
@@ -33,7 +34,7 @@ final class NetworkStudyTests: XCTestCase {
     var comparison = try NetworkComparison(
       name: "tiny", mixture: mixture, network: network, T: 0.6, tEps: 0.05, xT: rng.normals(64),
       z: ImageMixture.classCondition(1, data), loss: SquaredDistanceLoss(target: mixture.means[0]),
-      solvers: [SolverSpec("adjointdeis-2m/exact")], steps: [5, 10, 20], referenceTolerance: 1e-6,
+      solvers: [MethodSpec("adjointdeis-2m/exact")], steps: [5, 10, 20], referenceTolerance: 1e-6,
       networkLabel: "tiny-random", networkDescription: "tiny random UNet")
     comparison.compareReferences = false
     let result = try comparison.run()
@@ -69,21 +70,31 @@ final class NetworkStudyTests: XCTestCase {
 }
 
 extension NetworkStudyTests {
-  /// The reference-gradient distance: a "network" that is the mixture itself is at distance 0 with cosine 1
-  /// (to 1e-12), and every quantity (a_x, a_z, x_0) is reported.
-  func testGradientDistanceOfTheMixtureToItselfIsZero() throws {
+  /// The reference-gradient distance between two different models (the "network" is a second mixture of the same
+  /// shape from another seed): each reported distance equals the one computed here from the two models' RK45
+  /// gradients solved directly, and it is far from zero (the models differ).
+  func testGradientDistanceBetweenTwoModels() throws {
     let data = try ImageMixtureConfig(K: 2, seed: 2, std: 0.4, condition: true, size: 4, zDimension: 3)
-    let mixture = try ImageMixture.build(data)
+    let other = try ImageMixtureConfig(K: 2, seed: 5, std: 0.3, condition: true, size: 4, zDimension: 3)
+    let mixture = try ImageMixture.build(data), network = try ImageMixture.build(other)
     var rng = SeededGenerator(seed: 8)
+    let xT = rng.normals(16), z = ImageMixture.classCondition(0, data)
+    let loss = try SquaredDistanceLoss(target: mixture.means[1])
     let comparison = try NetworkComparison(
-      name: "self", mixture: mixture, network: mixture, T: 1, tEps: 1e-3, xT: rng.normals(16), z: ImageMixture.classCondition(0, data),
-      loss: SquaredDistanceLoss(target: mixture.means[1]), solvers: [SolverSpec("adjointdeis-2m/exact")], steps: [5, 10, 20],
-      networkLabel: "self", networkDescription: "the mixture itself")
+      name: "two", mixture: mixture, network: network, T: 1, tEps: 1e-3, xT: xT, z: z,
+      loss: loss, solvers: [MethodSpec("adjointdeis-2m/exact")], steps: [5, 10, 20],
+      networkLabel: "other", networkDescription: "another mixture")
     let result = try comparison.run()
     XCTAssertEqual(result.gradientDistance.map(\.quantity), ["a_x", "a_z", "x_0"])
-    for (_, c) in result.gradientDistance {
-      XCTAssertEqual(c.relativeError, 0, accuracy: 1e-12)
-      XCTAssertEqual(c.cosine, 1, accuracy: 1e-12)
+    let reference = try ReferenceAdjoint(rtol: 1e-10, atol: 1e-10)
+    let a = try reference.gradient(model: mixture, schedule: mixture.schedule, T: 1, tEps: 1e-3, xT: xT, z: .constant(z), loss: loss)
+    let b = try reference.gradient(model: network, schedule: mixture.schedule, T: 1, tEps: 1e-3, xT: xT, z: .constant(z), loss: loss)
+    let expected = [GradientComparison(b.gradXT, reference: a.gradXT), GradientComparison(b.gradZ[0], reference: a.gradZ[0]),
+                    GradientComparison(b.x0, reference: a.x0)]
+    for ((q, c), e) in zip(result.gradientDistance, expected) {
+      XCTAssertEqual(c.relativeError, e.relativeError, accuracy: 1e-12 * e.relativeError, q)
+      XCTAssertEqual(c.cosine, e.cosine, accuracy: 1e-12, q)
+      XCTAssertGreaterThan(c.relativeError, 1e-3, "\(q): two different models should not have the same reference gradient")
     }
     XCTAssertTrue(result.distanceMarkdown.contains("| a_z |"))
   }

@@ -19,8 +19,8 @@ final class OrderFitTests: XCTestCase {
     for t in [-3.0, -0.4, 0, 0.7, 5] {
       XCTAssertEqual(try StudentT.cdf(t, dof: 1), 0.5 + atan(t) / .pi, accuracy: 1e-12)
     }
-    XCTAssertThrowsError(try StudentT.quantile(1, dof: 3))
-    XCTAssertThrowsError(try StudentT.quantile(0.5, dof: 0))
+    XCTAssertThrowsInvalid(try StudentT.quantile(1, dof: 3), field: "p")
+    XCTAssertThrowsInvalid(try StudentT.quantile(0.5, dof: 0), field: "dof")
   }
 
   func testLineFitRecoversAnExactLine() throws {
@@ -31,8 +31,8 @@ final class OrderFitTests: XCTestCase {
     XCTAssertEqual(fit.intercept, 0.5, accuracy: 1e-12)
     XCTAssertEqual(fit.slopeInterval.upperBound - fit.slopeInterval.lowerBound, 0, accuracy: 1e-10)
     XCTAssertEqual(fit.rSquared, 1, accuracy: 1e-12)
-    XCTAssertThrowsError(try LineFit(x: [1, 2], y: [1, 2]))
-    XCTAssertThrowsError(try LineFit(x: [1, 1, 1], y: [1, 2, 3]))
+    XCTAssertThrowsInvalid(try LineFit(x: [1, 2], y: [1, 2]), field: "x")
+    XCTAssertThrowsInvalid(try LineFit(x: [1, 1, 1], y: [1, 2, 3]), field: "x")
   }
 
   /// The 95 % interval must cover the true slope in about 95 % of noisy fits with 5 points (3 dof). With the normal
@@ -130,7 +130,7 @@ final class OrderFitTests: XCTestCase {
     let points = [ErrorPoint(steps: 4, hMax: 0.25, error: 1), ErrorPoint(steps: 5, hMax: 0.25, error: 0.5)]
     XCTAssertThrowsError(try OrderFit.fit(points)) { XCTAssertTrue($0 is InvalidInput) }
     XCTAssertThrowsError(try OrderFit.fit([], rule: AsymptoticRule(minimumPoints: 2))) { XCTAssertTrue($0 is InvalidInput) }
-    XCTAssertThrowsError(try OrderFit.fit([], rule: AsymptoticRule(confidence: 1)))
+    XCTAssertThrowsInvalid(try OrderFit.fit([], rule: AsymptoticRule(confidence: 1)), field: "confidence")
   }
 
   func testOrderStatisticsOverSeeds() throws {
@@ -141,8 +141,8 @@ final class OrderFitTests: XCTestCase {
     XCTAssertEqual(stats.min, 1.9)
     XCTAssertEqual(stats.max, 2.1)
     XCTAssertNil(try OrderStatistics(orders: [1.5]).standardDeviation)
-    XCTAssertThrowsError(try OrderStatistics(orders: []))
-    XCTAssertThrowsError(try OrderStatistics(orders: [1, .nan]))
+    XCTAssertThrowsInvalid(try OrderStatistics(orders: []), field: "orders")
+    XCTAssertThrowsInvalid(try OrderStatistics(orders: [1, .nan]), field: "orders")
 
     let good = (0..<5).map { k in ErrorPoint(steps: 1 << (k + 2), hMax: pow(0.5, Double(k)), error: pow(0.5, Double(k))) }
     let bad = [ErrorPoint(steps: 4, hMax: 1, error: .nan)]

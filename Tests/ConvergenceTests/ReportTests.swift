@@ -1,3 +1,4 @@
+@testable import Reports
 import DiffusionCore
 import Foundation
 import XCTest
@@ -45,13 +46,13 @@ final class ReportTests: XCTestCase {
   }
 
   func testCSVRejectsBadShapesAndWritesAtomically() throws {
-    XCTAssertThrowsError(try CSVTable(columns: []))
-    XCTAssertThrowsError(try CSVTable(columns: ["a", "a"]))
-    XCTAssertThrowsError(try CSVTable(columns: ["a", "b"], rows: [[1]]))
+    XCTAssertThrowsInvalid(try CSVTable(columns: []), field: "columns")
+    XCTAssertThrowsInvalid(try CSVTable(columns: ["a", "a"]), field: "columns")
+    XCTAssertThrowsInvalid(try CSVTable(columns: ["a", "b"], rows: [[1]]), field: "rows[0]")
     var table = try CSVTable(columns: ["a"])
-    XCTAssertThrowsError(try table.append(["b": 1]))
-    XCTAssertThrowsError(try CSVTable.parse("a,\"b\n"))
-    XCTAssertThrowsError(try CSVTable.parse("a,b\"c\n"))
+    XCTAssertThrowsInvalid(try table.append(["b": 1]), field: "rows[0]")
+    XCTAssertThrowsInvalid(try CSVTable.parse("a,\"b\n"), field: "csv line 2")
+    XCTAssertThrowsInvalid(try CSVTable.parse("a,b\"c\n"), field: "csv line 1")
 
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -60,7 +61,7 @@ final class ReportTests: XCTestCase {
     let url = directory.appendingPathComponent("runs.csv")
     try table.write(to: url)
     XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "a\n2.5\n")
-    XCTAssertThrowsError(try table.write(to: directory.appendingPathComponent("missing/runs.csv")))
+    XCTAssertThrowsInvalid(try table.write(to: directory.appendingPathComponent("missing/runs.csv")), field: "missing/runs.csv", suffix: true)
   }
 
   // MARK: SVG

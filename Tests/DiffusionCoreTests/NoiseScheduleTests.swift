@@ -67,10 +67,10 @@ final class NoiseScheduleTests: XCTestCase {
   }
 
   func testValidation() {
-    XCTAssertThrowsError(try NoiseSchedule.named("vp-quadratic"))
-    XCTAssertThrowsError(try NoiseSchedule.vpLinear.validate(tEps: 0.5, T: 0.5))
-    XCTAssertThrowsError(try NoiseSchedule.vpCosine.validate(tEps: 1e-3, T: 1.0))
-    XCTAssertThrowsError(try NoiseSchedule.vpLinear.validate(tEps: .nan, T: 1.0))
+    XCTAssertThrowsInvalid(try NoiseSchedule.named("vp-quadratic"), field: "schedule")
+    XCTAssertThrowsInvalid(try NoiseSchedule.vpLinear.validate(tEps: 0.5, T: 0.5), field: "t_eps")
+    XCTAssertThrowsInvalid(try NoiseSchedule.vpCosine.validate(tEps: 1e-3, T: 1.0), field: "T")
+    XCTAssertThrowsInvalid(try NoiseSchedule.vpLinear.validate(tEps: .nan, T: 1.0), field: "t_eps")
     XCTAssertNoThrow(try NoiseSchedule.vpLinear.validate(tEps: 1e-3, T: 1.0))
   }
 }

@@ -45,6 +45,13 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
 
   func testDPMSolver1() throws { try checkAgainstFiniteDifferences(.dpmSolver1, z: .constant(SolverFixtures.z)) }
   func testDPMSolver2M() throws { try checkAgainstFiniteDifferences(.dpmSolver2M, z: .constant(SolverFixtures.z)) }
+  /// The three-deep history: each eps enters three steps, so its cotangent sums three transposed coefficients.
+  func testDPMSolver3M() throws {
+    try checkAgainstFiniteDifferences(.dpmSolver3M, z: .constant(SolverFixtures.z))
+    try checkAgainstFiniteDifferences(.dpmSolver3M, z: .constant(SolverFixtures.z), checkpoint: 4)
+    let rows: [[Double]] = (0..<6).map { (i: Int) -> [Double] in [0.1 * Double(i) - 0.2, 0.3 - 0.05 * Double(i)] }
+    try checkAgainstFiniteDifferences(.dpmSolver3M, z: .perStep(rows))
+  }
   func testSDEWithFixedNoise() throws { try checkAgainstFiniteDifferences(.sde, z: .constant(SolverFixtures.z)) }
   func testScheduledConditioning() throws {
     let rows = (0..<6).map { i in [0.1 * Double(i) - 0.2, 0.3 - 0.05 * Double(i)] }
@@ -71,9 +78,9 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
     let model = try SolverFixtures.mixture()
     let grid = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 4, spacing: .lambda)
     let loss = try SolverFixtures.loss()
-    XCTAssertThrowsError(try DiscretizeThenOptimize(sampler: .dpmSolver1, checkpointEvery: 0))
-    XCTAssertThrowsError(try DiscretizeThenOptimize(sampler: .sde).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: [], loss: loss))
-    XCTAssertThrowsError(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: [1, 2], z: .constant(SolverFixtures.z), loss: loss))
-    XCTAssertThrowsError(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .perStep([[0, 0]]), loss: loss))
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1, checkpointEvery: 0), field: "checkpoint")
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .sde).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: [], loss: loss), field: "noise")
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: [1, 2], z: .constant(SolverFixtures.z), loss: loss), field: "x_T")
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .perStep([[0, 0]]), loss: loss), field: "z")
   }
 }

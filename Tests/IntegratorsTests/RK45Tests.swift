@@ -58,8 +58,8 @@ final class RK45Tests: XCTestCase {
     for i in 0...dense.stepCount {
       XCTAssertEqual(try dense.evaluate(dense.times[i])[0], dense.state(atStep: i)[0], accuracy: 1e-15)
     }
-    XCTAssertThrowsError(try dense.evaluate(6.1))
-    XCTAssertThrowsError(try dense.evaluate(-0.1))
+    XCTAssertThrowsInvalid(try dense.evaluate(6.1), field: "t")
+    XCTAssertThrowsInvalid(try dense.evaluate(-0.1), field: "t")
   }
 
   /// Fixed steps on y' = y cos t over [0, 3]: the fitted log-log slope of error against h lies in [4.7, 5.3];
@@ -122,11 +122,11 @@ final class RK45Tests: XCTestCase {
     XCTAssertThrowsError(try DormandPrince45(atol: -1).solve(f, from: 0, to: 1, y0: [1])) {
       XCTAssertEqual(($0 as? InvalidInput)?.field, "atol")
     }
-    XCTAssertThrowsError(try DormandPrince45(maxSteps: 0).solve(f, from: 0, to: 1, y0: [1]))
+    XCTAssertThrowsInvalid(try DormandPrince45(maxSteps: 0).solve(f, from: 0, to: 1, y0: [1]), field: "maxSteps")
     XCTAssertThrowsError(try solver.solve({ _, _ in [1, 2] }, from: 0, to: 1, y0: [1])) {
       XCTAssertEqual(($0 as? InvalidInput)?.field, "rhs")
     }
-    XCTAssertThrowsError(try DormandPrince45.solveFixed(f, from: 0, to: 1, y0: [1], steps: 0))
+    XCTAssertThrowsInvalid(try DormandPrince45.solveFixed(f, from: 0, to: 1, y0: [1], steps: 0), field: "steps")
   }
 
   /// Appending the solutions of adjacent intervals gives one dense solution over both.
@@ -140,7 +140,7 @@ final class RK45Tests: XCTestCase {
     XCTAssertEqual(joined.stepCount, a.statistics.acceptedSteps + b.statistics.acceptedSteps)
     XCTAssertEqual(try joined.evaluate(1.1)[0], exp(sin(1.1)), accuracy: 1e-8)
     XCTAssertEqual(try joined.evaluate(2.7)[0], exp(sin(2.7)), accuracy: 1e-8)
-    XCTAssertThrowsError(try joined.append(try XCTUnwrap(a.dense)))
+    XCTAssertThrowsInvalid(try joined.append(try XCTUnwrap(a.dense)), field: "dense solution")
   }
 
   static func leastSquaresSlope(_ x: [Double], _ y: [Double]) -> Double {

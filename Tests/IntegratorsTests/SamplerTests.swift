@@ -15,9 +15,9 @@ final class SamplerTests: XCTestCase {
     let lambda = try TimeGrid(schedule: .vpCosine, tEps: 1e-3, T: 0.99, steps: 8, spacing: .lambda)
     let hs = zip(lambda.lambdas, lambda.lambdas.dropFirst()).map { $1 - $0 }
     for h in hs { XCTAssertEqual(h, hs[0], accuracy: 1e-11) }
-    XCTAssertThrowsError(try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 0, spacing: .lambda))
-    XCTAssertThrowsError(try TimeGrid(schedule: .vpLinear, tEps: 1, T: 1e-3, steps: 5, spacing: .lambda))
-    XCTAssertThrowsError(try GridSpacing.named("log"))
+    XCTAssertThrowsInvalid(try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 0, spacing: .lambda), field: "steps")
+    XCTAssertThrowsInvalid(try TimeGrid(schedule: .vpLinear, tEps: 1, T: 1e-3, steps: 5, spacing: .lambda), field: "t_eps")
+    XCTAssertThrowsInvalid(try GridSpacing.named("log"), field: "grid")
   }
 
   /// Cycle-SDE: the noise recovered from a recorded path is the noise that made it (1e-9 absolute).
@@ -44,13 +44,13 @@ final class SamplerTests: XCTestCase {
     let variance = all.map { $0 * $0 }.reduce(0, +) / Double(all.count)
     XCTAssertEqual(variance, 1, accuracy: 0.03)
     let notNested = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 5, spacing: .timeUniform)
-    XCTAssertThrowsError(try path.noise(on: notNested, dimension: d))
+    XCTAssertThrowsInvalid(try path.noise(on: notNested, dimension: d), field: "grid")
   }
 
   func testGivenNoiseOfWrongShapeIsAnError() throws {
     let grid = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 3, spacing: .lambda)
-    XCTAssertThrowsError(try NoiseSource.given([[0, 0, 0]]).draws(grid: grid, dimension: 3))
-    XCTAssertThrowsError(try NoiseSource.given([[0, 0, 0], [0, 0], [0, 0, 0]]).draws(grid: grid, dimension: 3))
-    XCTAssertThrowsError(try NoiseSource.given([[0, 0, 0], [0, .nan, 0], [0, 0, 0]]).draws(grid: grid, dimension: 3))
+    XCTAssertThrowsInvalid(try NoiseSource.given([[0, 0, 0]]).draws(grid: grid, dimension: 3), field: "noise")
+    XCTAssertThrowsInvalid(try NoiseSource.given([[0, 0, 0], [0, 0], [0, 0, 0]]).draws(grid: grid, dimension: 3), field: "noise[1]")
+    XCTAssertThrowsInvalid(try NoiseSource.given([[0, 0, 0], [0, .nan, 0], [0, 0, 0]]).draws(grid: grid, dimension: 3), field: "noise[1]")
   }
 }

@@ -40,8 +40,8 @@ final class MorphLossTests: XCTestCase {
 
   func testBadInputThrows() throws {
     let recognizer = try Recognizer(config: RecognizerConfig(imageSize: 8, width: 2, embeddingDimension: 4, classes: 2, seed: 1))
-    XCTAssertThrowsError(try MorphLoss(recognizer: recognizer, xA: [Double](repeating: 0, count: 63), xB: [Double](repeating: 0, count: 64), pairs: 1))
-    XCTAssertThrowsError(try MorphLoss(recognizer: recognizer, xA: [], xB: [], pairs: 0))
-    XCTAssertThrowsError(try MorphLoss(recognizer: recognizer, xA: [Double](repeating: .nan, count: 64), xB: [Double](repeating: 0, count: 64), pairs: 1))
+    XCTAssertThrowsInvalid(try MorphLoss(recognizer: recognizer, xA: [Double](repeating: 0, count: 63), xB: [Double](repeating: 0, count: 64), pairs: 1), field: "x_a")
+    XCTAssertThrowsInvalid(try MorphLoss(recognizer: recognizer, xA: [], xB: [], pairs: 0), field: "pairs")
+    XCTAssertThrowsInvalid(try MorphLoss(recognizer: recognizer, xA: [Double](repeating: .nan, count: 64), xB: [Double](repeating: 0, count: 64), pairs: 1), field: "x")
   }
 }

@@ -16,21 +16,21 @@ final class MorphPartsTests: XCTestCase {
     var rng = SeededGenerator(seed: 3)
     let P = 3, d = 64
     let xT = rng.normals(P * d), z = rng.normals(P * 3), target = rng.normals(P * d)
-    for solver in [GradientSolver.adjointDEIS1, .dto] {
-      var setup = GradientSetup(solver: solver)
-      setup.samplerSteps = 6
-      setup.adjointSteps = 6
-      setup.wantParameters = false
-      let joint = try setup.run(model: LockstepBatch(model, count: P), schedule: data.schedule, T: 1, tEps: 1e-3, xT: xT, z: .constant(z),
-                                loss: SquaredDistanceLoss(target: target))
+    for solver in ["adjointdeis-1", "dto"] {
+      var options = GradientOptions()
+      (options.samplerSteps, options.adjointSteps, options.wantParameters) = (6, 6, false)
+      let method = try MethodSpec(solver).make(given: options)
+      let joint = try method.gradient(GradientProblem(model: LockstepBatch(model, count: P), schedule: data.schedule, T: 1, tEps: 1e-3, xT: xT,
+                                                      z: .constant(z), loss: SquaredDistanceLoss(target: target)))
       for p in 0..<P {
-        let one = try setup.run(model: model, schedule: data.schedule, T: 1, tEps: 1e-3, xT: Array(xT[(p * d)..<((p + 1) * d)]),
-                                z: .constant(Array(z[(p * 3)..<((p + 1) * 3)])), loss: SquaredDistanceLoss(target: Array(target[(p * d)..<((p + 1) * d)])))
+        let one = try method.gradient(GradientProblem(
+          model: model, schedule: data.schedule, T: 1, tEps: 1e-3, xT: Array(xT[(p * d)..<((p + 1) * d)]),
+          z: .constant(Array(z[(p * 3)..<((p + 1) * 3)])), loss: SquaredDistanceLoss(target: Array(target[(p * d)..<((p + 1) * d)]))))
         for i in 0..<d { XCTAssertEqual(joint.gradXT[p * d + i], one.gradXT[i], accuracy: 1e-12 * max(1, abs(one.gradXT[i]))) }
         for j in 0..<3 { XCTAssertEqual(joint.gradZ[0][p * 3 + j], one.gradZ[0][j], accuracy: 1e-12 * max(1, abs(one.gradZ[0][j]))) }
       }
     }
-    XCTAssertThrowsError(try LockstepBatch(model, count: 0))
+    XCTAssertThrowsInvalid(try LockstepBatch(model, count: 0), field: "pairs")
   }
 
   /// DDIM inversion followed by DDIM sampling returns the image, with an error that falls about linearly in 1/N.
@@ -70,7 +70,7 @@ final class MorphPartsTests: XCTestCase {
     for i in 0..<30 { XCTAssertNotEqual(p.classA[i], p.classB[i]) }
     XCTAssertEqual(Set(p.classA + p.classB).count, 3)
     XCTAssertEqual(p.prefix(4).count, 4)
-    XCTAssertThrowsError(try MorphPairs.draw(mixture: model, count: 0, seed: 1))
+    XCTAssertThrowsInvalid(try MorphPairs.draw(mixture: model, count: 0, seed: 1), field: "pairs")
   }
 
   /// The threshold leaves at most a share fmr of the impostor pairs above it, and a trained recognizer matches
@@ -80,8 +80,8 @@ final class MorphPartsTests: XCTestCase {
     let t = try MatchThreshold.calibrate(r, mixture: MorphFixtures.mixture(), fmr: 0.01, impostorPairs: 400, genuinePairs: 100, seed: 3)
     XCTAssertLessThanOrEqual(t.measuredFMR, 0.01)
     XCTAssertGreaterThan(t.genuineMatchRate, 0.9)
-    XCTAssertThrowsError(try MatchThreshold.calibrate(r, mixture: MorphFixtures.mixture(), fmr: 0.01, impostorPairs: 50, genuinePairs: 10, seed: 3))
-    XCTAssertThrowsError(try MatchThreshold.calibrate(r, mixture: MorphFixtures.mixture(), fmr: 0, impostorPairs: 500, genuinePairs: 10, seed: 3))
+    XCTAssertThrowsInvalid(try MatchThreshold.calibrate(r, mixture: MorphFixtures.mixture(), fmr: 0.01, impostorPairs: 50, genuinePairs: 10, seed: 3), field: "impostor_pairs")
+    XCTAssertThrowsInvalid(try MatchThreshold.calibrate(r, mixture: MorphFixtures.mixture(), fmr: 0, impostorPairs: 500, genuinePairs: 10, seed: 3), field: "fmr")
   }
 
   /// PNG: the signature, the IHDR fields, and CRC-32/Adler-32 checked on known values (so a viewer accepts the file).
@@ -94,6 +94,6 @@ final class MorphPartsTests: XCTestCase {
     XCTAssertEqual(Array(bytes[16..<24]), [0, 0, 0, 3, 0, 0, 0, 2])
     XCTAssertEqual(Array(bytes.suffix(12)), [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82])  // IEND and its CRC
     XCTAssertEqual(image.pixels[0], 0)
-    XCTAssertThrowsError(try PNGImage(width: 0, height: 1))
+    XCTAssertThrowsInvalid(try PNGImage(width: 0, height: 1), field: "width")
   }
 }

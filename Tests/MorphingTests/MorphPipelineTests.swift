@@ -1,4 +1,4 @@
-import Convergence
+import Reports
 import DiffusionCore
 import Foundation
 import Integrators
@@ -69,7 +69,7 @@ final class MorphPipelineTests: XCTestCase {
         switch o.method {
         case .dim: XCTAssertEqual(o.evaluations, EvaluationCount(eps: 3 * 20))
         case .morphPipe: XCTAssertEqual(o.evaluations, EvaluationCount(eps: 2 * 20 + 3 * 20))
-        case .rk45: XCTAssertGreaterThan(o.evaluations.vjp, 0)
+        case .gradient(let spec) where spec.name == "rk45": XCTAssertGreaterThan(o.evaluations.vjp, 0)
         default: XCTAssertEqual(o.evaluations, EvaluationCount(eps: 2 * 20 + 2 * 20 + 20, vjp: 2 * 20), "\(m.model) \(o.method)")
         }
         guard o.method.isGradient else { continue }
@@ -85,7 +85,7 @@ final class MorphPipelineTests: XCTestCase {
       XCTAssertEqual(m.tuning.count, m.model == "unet" ? 0 : MorphMethod.gradientMethods.count * c.learningRates.count)
     }
     // RK45 at rtol 1e-5 against the reference at 1e-7: the same gradient to a few digits.
-    let rk45 = try XCTUnwrap(report.models[0].outcomes.first { $0.method == .rk45 })
+    let rk45 = try XCTUnwrap(report.models[0].outcomes.first { $0.method.rawValue == "rk45" })
     for q in rk45.path { XCTAssertGreaterThan(try XCTUnwrap(q.cosine), 0.999) }
 
     let out = directory.appendingPathComponent("out")
@@ -101,20 +101,20 @@ final class MorphPipelineTests: XCTestCase {
     let directory = FileManager.default.temporaryDirectory
     var c = config(directory)
     c.pairs = 0
-    XCTAssertThrowsError(try c.validate())
+    XCTAssertThrowsInvalid(try c.validate(), field: "pairs")
     c = config(directory); c.learningRates = [-1]
-    XCTAssertThrowsError(try c.validate())
+    XCTAssertThrowsInvalid(try c.validate(), field: "learning_rates")
     c = config(directory); c.settings.optimizationSteps = -2
-    XCTAssertThrowsError(try c.validate())
+    XCTAssertThrowsInvalid(try c.validate(), field: "steps")
     c = config(directory); c.models = ["gan"]
-    XCTAssertThrowsError(try c.validate())
+    XCTAssertThrowsInvalid(try c.validate(), field: "models")
     c = config(directory); c.tuningSeed = c.pairSeed
-    XCTAssertThrowsError(try c.validate())
+    XCTAssertThrowsInvalid(try c.validate(), field: "tuning_seed")
     c = config(directory); c.lossRecognizer = 5
-    XCTAssertThrowsError(try c.validate())
+    XCTAssertThrowsInvalid(try c.validate(), field: "loss_recognizer")
     // A recognizer for 16 x 16 images does not fit 8 x 8 data.
     let wrong = try Recognizer(config: RecognizerConfig(imageSize: 16, width: 2, embeddingDimension: 4, classes: 3, seed: 1))
-    XCTAssertThrowsError(try MorphExperiment(config: config(directory), recognizers: [wrong, wrong], data: MorphFixtures.data))
+    XCTAssertThrowsInvalid(try MorphExperiment(config: config(directory), recognizers: [wrong, wrong], data: MorphFixtures.data), field: "recognizers")
     // An unconditioned network is required; a conditioned mixture in its place is refused before any work.
     var conditioned = MorphFixtures.data
     conditioned.condition = true
@@ -123,14 +123,14 @@ final class MorphPipelineTests: XCTestCase {
     mixtureOnly.data = directory
     let experiment = try MorphExperiment(config: mixtureOnly, recognizers: [MorphFixtures.recognizer(width: 2, seed: 1, steps: 1)] + [
       MorphFixtures.recognizer(width: 2, seed: 2, steps: 1)], data: MorphFixtures.data)
-    XCTAssertThrowsError(try experiment.run(unet: ImageMixture.build(conditioned)))
+    XCTAssertThrowsInvalid(try experiment.run(unet: ImageMixture.build(conditioned)), field: "unet")
     // A learning rate out of range for one optimization.
     let problem = try MorphProblem(model: MorphFixtures.mixture(), schedule: .vpLinear,
                                    pairs: MorphPairs.draw(mixture: MorphFixtures.mixture(), count: 1, seed: 1),
                                    recognizer: MorphFixtures.recognizer(width: 2, seed: 1, steps: 1), settings: config(directory).settings,
                                    condition: { _ in [] })
-    XCTAssertThrowsError(try problem.optimize(.dto, learningRate: 0, trackReference: false))
-    XCTAssertThrowsError(try problem.optimize(.dim, learningRate: 1, trackReference: false))
+    XCTAssertThrowsInvalid(try problem.optimize(try MorphMethod.named("dto"), learningRate: 0, trackReference: false), field: "learning_rate")
+    XCTAssertThrowsInvalid(try problem.optimize(.dim, learningRate: 1, trackReference: false), field: "method")
   }
 
   func testConfigFileErrorsNameTheKey() throws {

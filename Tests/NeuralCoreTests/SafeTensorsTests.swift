@@ -64,7 +64,7 @@ final class SafeTensorsTests: XCTestCase {
     let file = try SafeTensorsFile.read(url)
     XCTAssertEqual(try file.tensor("x").doubles(), [1, 2])
     XCTAssertEqual(file.metadata, ["k": "v"])
-    XCTAssertThrowsError(try SafeTensorsFile.read(directory.appendingPathComponent("absent.safetensors")))
+    XCTAssertThrowsInvalid(try SafeTensorsFile.read(directory.appendingPathComponent("absent.safetensors")), field: "absent.safetensors", suffix: true)
     XCTAssertThrowsError(
       try SafeTensorsFile.write([.init("x", shape: [1], doubles: [1])], to: directory.appendingPathComponent("no/t")))
   }

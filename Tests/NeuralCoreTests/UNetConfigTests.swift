@@ -59,7 +59,7 @@ final class UNetConfigTests: XCTestCase {
     assertRejects(#"{"flip_sin_to_cos": 1}"#, naming: "flip_sin_to_cos")
     assertRejects(#"{"no_such_option": 1}"#, naming: "no_such_option")
     assertRejects(#"{"block_out_channels": [32, 64]}"#, naming: "down_block_types")
-    XCTAssertThrowsError(try parse("[1, 2]"))
+    XCTAssertThrowsInvalid(try parse("[1, 2]"), field: "config.json")
   }
 
   func testWeightLoadingErrorsNameTheTensor() throws {

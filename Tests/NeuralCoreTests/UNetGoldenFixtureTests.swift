@@ -12,6 +12,24 @@ import XCTest
 final class UNetGoldenFixtureTests: XCTestCase {
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
+  /// The fixtures are committed: a missing one is a failure (the comparison never ran), not a skip.
+  static func requireCommitted(_ url: URL) throws {
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw InvalidInput(url.path, "the committed golden fixture is missing (regenerate it with scripts/fixtures/make_unet_fixture.py)")
+    }
+  }
+
+  static func committed(_ url: URL) throws -> SafeTensorsFile {
+    try requireCommitted(url)
+    return try SafeTensorsFile.read(url)
+  }
+
+  func testAMissingFixtureFails() {
+    XCTAssertThrowsError(try Self.requireCommitted(Self.fixtures.appendingPathComponent("no-such-fixture"))) {
+      XCTAssertTrue(($0 as? InvalidInput)?.field.hasSuffix("no-such-fixture") == true)
+    }
+  }
+
   func testSmallConditionedFloat64() throws {
     try check(Double.self, "unet-small", expected: "expected.safetensors", tolerance: 1e-10, floor: 1)
   }
@@ -23,16 +41,15 @@ final class UNetGoldenFixtureTests: XCTestCase {
   func testSmallConditionedFloat32() throws {
     let reference = Self.fixtures.appendingPathComponent("unet-small/expected.safetensors")
     var vanishing = Set<String>()
-    if let f64 = try? SafeTensorsFile.read(reference) {
-      for name in f64.names where (try f64.tensor(name).doubles().map { abs($0) }.max() ?? 0) < 1e-10 { vanishing.insert(name) }
-    }
+    let f64 = try Self.committed(reference)
+    for name in f64.names where (try f64.tensor(name).doubles().map { abs($0) }.max() ?? 0) < 1e-10 { vanishing.insert(name) }
     XCTAssertTrue(vanishing.allSatisfy { $0.hasSuffix("to_k.bias") }, "unexpected vanishing tensors \(vanishing)")
     try check(Float.self, "unet-small-f32", expected: "expected-f32.safetensors", tolerance: 1e-4, floor: 1e-3, vanishing: vanishing)
   }
 
   func testCifarConfigBuildsWith35_7MParameters() throws {
     let url = Self.fixtures.appendingPathComponent("ddpm-cifar10-32-config.json")
-    try XCTSkipUnless(FileManager.default.fileExists(atPath: url.path), "fixture missing")
+    try Self.requireCommitted(url)
     let config = try UNetConfig.load(from: url)
     XCTAssertEqual(config, UNetConfig.cifar10)
     let layout = UNet2DModel<Float>.layout(config)
@@ -41,7 +58,7 @@ final class UNetGoldenFixtureTests: XCTestCase {
 
   private func check<S: BLASScalar>(_: S.Type, _ name: String, expected: String, tolerance: Double, floor: Double, vanishing: Set<String> = []) throws {
     let directory = Self.fixtures.appendingPathComponent(name)
-    try XCTSkipUnless(FileManager.default.fileExists(atPath: directory.path), "fixture \(name) missing")
+    try Self.requireCommitted(directory)
     let model = try UNet2DModel<S>.load(directory: directory)
     let inputs = try SafeTensorsFile.read(directory.appendingPathComponent("inputs.safetensors"))
     let want = try SafeTensorsFile.read(directory.appendingPathComponent(expected))

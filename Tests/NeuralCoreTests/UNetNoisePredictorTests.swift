@@ -70,6 +70,6 @@ final class UNetNoisePredictorTests: XCTestCase {
     XCTAssertThrowsError(try UNetNoisePredictor(model: try UNet2DModel<Double>(config: odd, seed: 1))) {
       XCTAssertEqual(($0 as? InvalidInput)?.field, "out_channels")
     }
-    XCTAssertThrowsError(try UNetNoisePredictor(model: try UNet2DModel<Double>(config: .tiny, seed: 1), height: 7, width: 8))
+    XCTAssertThrowsInvalid(try UNetNoisePredictor(model: try UNet2DModel<Double>(config: .tiny, seed: 1), height: 7, width: 8), field: "height")
   }
 }

@@ -1,7 +1,7 @@
 import DiffusionCore
 import Foundation
 
-/// The 2M solver's weight on the difference `V_i - V_{i-1}` (math page, section 4).
+/// The 2M solver's weight on the difference `V_i - V_{i-1}` (docs/math.md#multistep-weights).
 public enum MultistepWeight: String, CaseIterable, Sendable {
   /// The paper's Algorithm 1: `1 / (2 rho_i)`, from `(e^h - h - 1)/h ~ (e^h - 1)/2`.
   case paper
@@ -9,8 +9,8 @@ public enum MultistepWeight: String, CaseIterable, Sendable {
   case phi2
 }
 
-/// Which adjoint equations: the probability-flow ODE's (P 7-9) or the diffusion SDE's (P 14-16, integrals doubled).
-public enum Dynamics: String, Sendable {
+/// Which adjoint equations: the probability-flow ODE's (docs/math.md#adjoint-in-lambda) or the diffusion SDE's (docs/math.md#adjoint-sde, integrals doubled).
+public enum Dynamics: String, CaseIterable, Sendable {
   case ode, sde
   var factor: Double { self == .ode ? 1 : 2 }
 }
@@ -23,20 +23,25 @@ public struct AdjointSolution: Sendable {
   public var evaluations: EvaluationCount
 }
 
-/// AdjointDEIS-k (k = 1, 2M): exponential integrators for the adjoint diffusion ODE/SDE,
-/// propagating a_x, a_z and a_theta together from t_eps up to T, one VJP per step.
+/// AdjointDEIS-k: exponential integrators for the adjoint diffusion ODE/SDE (docs/math.md#adjoint-in-lambda),
+/// propagating a_x, a_z and a_theta together from t_eps up to T, one VJP per step, each with the same
+/// `ExponentialStep` and multistep rule (AdjointDEIS-1, -2M, -3M: docs/math.md#adjointdeis-1, #adjointdeis-2m,
+/// #adjointdeis-3m).
 public struct AdjointDEIS: Sendable {
-  public var order: Int
-  public var weight: MultistepWeight
+  public var rule: any MultistepRule
   public var dynamics: Dynamics
   public var wantParameters: Bool
 
-  public init(order: Int, weight: MultistepWeight = .paper, dynamics: Dynamics = .ode, wantParameters: Bool = true) throws {
-    guard order == 1 || order == 2 else { throw InvalidInput("solver", "AdjointDEIS order must be 1 or 2, got \(order)") }
-    self.order = order
-    self.weight = weight
+  public init(rule: any MultistepRule, dynamics: Dynamics = .ode, wantParameters: Bool = true) {
+    self.rule = rule
     self.dynamics = dynamics
     self.wantParameters = wantParameters
+  }
+
+  /// AdjointDEIS-1 (order 1) or -2M (order 2, with `weight`).
+  public init(order: Int, weight: MultistepWeight = .paper, dynamics: Dynamics = .ode, wantParameters: Bool = true) throws {
+    guard order == 1 || order == 2 else { throw InvalidInput("solver", "AdjointDEIS order must be 1 or 2, got \(order)") }
+    self.init(rule: order == 1 ? FirstOrderRule() : SecondOrderMultistep(weight: weight), dynamics: dynamics, wantParameters: wantParameters)
   }
 
   /// Solves from `a_x(t_eps) = aX0` on `grid` (ascending; its first time is t_eps, its last T).
@@ -59,7 +64,9 @@ public struct AdjointDEIS: Sendable {
     var ax = aX0
     var az = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
     var atheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
-    var previous: (v: [Double], w: [Double], u: [Double], bucket: Int)? = nil
+    // The histories of V, W, U (newest first); W's restarts with every new z bucket.
+    var hv = History(depth: rule.order), hw = History(depth: rule.order), hu = History(depth: rule.order)
+    var previousBucket: Int? = nil
     var evaluations = EvaluationCount()
 
     for i in 0..<grid.steps {
@@ -70,31 +77,24 @@ public struct AdjointDEIS: Sendable {
       evaluations.vjp += 1
       walker.advance(from: t, eps: vjp.eps)
 
-      let h = grid.lambdas[s] - grid.lambdas[t]
       let (alphaT, alphaS, sigmaS) = (grid.alphas[t], grid.alphas[s], grid.sigmas[s])
-      // V_i = alpha_t^2 a_x^T J, W_i = alpha_t a_x^T d eps/dz, U_i = alpha_t a_x^T d eps/dtheta  (math page, section 4)
-      let v = vjp.x.map { alphaT * alphaT * $0 }
-      let w = vjp.z.map { alphaT * $0 }
-      let u = vjp.theta.map { alphaT * $0 }
-      // D_i = V_i + c (V_i - V_{i-1}); c = 0 for AdjointDEIS-1 and the 2M solver's first step.
-      var c = 0.0
-      if order == 2, previous != nil {
-        let hPrevious = grid.lambdas[t] - grid.lambdas[t - 1]
-        c = weight == .paper ? h / (2 * hPrevious) : Phi.expm1MinusH(h) / (Phi.expm1h(h) * hPrevious)
-      }
-      let e = Phi.expm1h(h)
-      // a_x(s) = (alpha_t/alpha_s) a_x(t) + k (sigma_s/alpha_s^2)(e^h - 1) D_i          (P 12 / Algorithm 1; k = 2 for the SDE)
-      let cx = k * sigmaS / (alphaS * alphaS) * e
-      let vPrevious = previous?.v ?? v
-      for j in 0..<d { ax[j] = (alphaT / alphaS) * ax[j] + cx * (v[j] + c * (v[j] - vPrevious[j])) }
-      // a_z(s) = a_z(t) + k (sigma_s/alpha_s)(e^h - 1) E_i; theta alike. A new z bucket restarts the difference.
-      let cz = k * sigmaS / alphaS * e
-      let cw = previous?.bucket == bucket ? c : 0
-      let wPrevious = previous?.w ?? w
-      for j in 0..<m { az[bucket][j] += cz * (w[j] + cw * (w[j] - wPrevious[j])) }
-      let uPrevious = previous?.u ?? u
-      for j in 0..<atheta.count { atheta[j] += cz * (u[j] + c * (u[j] - uPrevious[j])) }
-      previous = (v, w, u, bucket)
+      // V_i = alpha_t^2 a_x^T J, W_i = alpha_t a_x^T d eps/dz, U_i = alpha_t a_x^T d eps/dtheta  (docs/math.md#adjoint-in-lambda)
+      hv.push(vjp.x.map { alphaT * alphaT * $0 })
+      hu.push(vjp.theta.map { alphaT * $0 })
+      if previousBucket != bucket { hw.removeAll() }
+      hw.push(vjp.z.map { alphaT * $0 })
+      previousBucket = bucket
+      let step = ExponentialStep(grid: grid, from: t, to: s, history: rule.order)
+      let w = rule.relativeWeights(step, available: rule.available(step, held: hv.count))
+      // a_x(s) = (alpha_t/alpha_s) a_x(t) + k (sigma_s/alpha_s^2)(e^h - 1) [V_i + sum_j w_j (differences of V)]
+      // (docs/math.md#adjointdeis-2m; k = 2 for the SDE, docs/math.md#adjoint-sde)
+      let cx = k * sigmaS / (alphaS * alphaS) * step.expm1h
+      ExponentialStep.applyFactored(&ax, linear: alphaT / alphaS, scale: cx, weights: w, history: hv)
+      // a_z(s) = a_z(t) + k (sigma_s/alpha_s)(e^h - 1) [W_i + ...]; a_theta alike with U.
+      let cz = k * sigmaS / alphaS * step.expm1h
+      let wz = rule.relativeWeights(step, available: rule.available(step, held: hw.count))
+      ExponentialStep.applyFactored(&az[bucket], linear: 1, scale: cz, weights: wz, history: hw)
+      if !atheta.isEmpty { ExponentialStep.applyFactored(&atheta, linear: 1, scale: cz, weights: w, history: hu) }
     }
     return AdjointSolution(ax: ax, az: az, atheta: atheta, evaluations: evaluations)
   }

@@ -6,9 +6,9 @@ public enum AdjointStates: Sendable {
   case exact(@Sendable (Double) throws -> [Double])
   /// The states a sampler recorded on the same grid (N = M): `states[i]` at adjoint grid index i (ascending t).
   case recorded([[Double]])
-  /// Re-solved from x_0 towards T alongside the adjoint, with DPM-Solver-1 (`order` 1) or -2M (`order` 2),
+  /// Re-solved from x_0 towards T alongside the adjoint with an ODE sampler's own step (DPM-Solver-1, -2M, -3M),
   /// reusing the eps that each VJP returns (no extra evaluations).
-  case resolved(x0: [Double], order: Int)
+  case resolved(x0: [Double], sampler: SamplerKind)
 
   public var name: String {
     switch self {
@@ -24,7 +24,7 @@ struct StateWalker {
   let source: AdjointStates
   let grid: TimeGrid
   private var current: [Double] = []
-  private var previousEps: [Double] = []
+  private var history = History(depth: 1)
 
   init(source: AdjointStates, grid: TimeGrid, dimension d: Int) throws {
     self.source = source
@@ -36,10 +36,11 @@ struct StateWalker {
         throw InvalidInput("states", "recorded states need one state per adjoint grid point (N = M): expected \(grid.times.count), got \(states.count)")
       }
       for (i, x) in states.enumerated() { try Check.count(x, d, "states[\(i)]") }
-    case let .resolved(x0, order):
-      guard order == 1 || order == 2 else { throw InvalidInput("states", "resolved states need order 1 or 2, got \(order)") }
+    case let .resolved(x0, sampler):
+      guard !sampler.isSDE else { throw InvalidInput("states", "re-solved states run an ODE sampler; the SDE path is re-run from its noise (Cycle-SDE)") }
       try Check.count(x0, d, "x0")
       current = x0
+      history = History(depth: sampler.rule.order)
     }
   }
 
@@ -52,20 +53,11 @@ struct StateWalker {
     }
   }
 
-  /// After the VJP at index i returned `eps`, move a re-solved state to index i + 1:
-  /// DPM-Solver-1/2M run upwards in t (h = lambda_{i+1} - lambda_i < 0).
+  /// After the VJP at index i returned `eps`, move a re-solved state to index i + 1: the sampler's step run upwards
+  /// in t (h = lambda_{i+1} - lambda_i < 0) on the eps history of the walk.
   mutating func advance(from i: Int, eps: [Double]) {
-    guard case let .resolved(_, order) = source else { return }
-    let ratio = grid.alphas[i + 1] / grid.alphas[i]
-    let h = grid.lambdas[i + 1] - grid.lambdas[i]
-    let b = grid.sigmas[i + 1] * Phi.expm1h(h)
-    if order == 2 && i > 0 {
-      let r = (grid.lambdas[i] - grid.lambdas[i - 1]) / h
-      let c = b / (2 * r)
-      for k in 0..<current.count { current[k] = ratio * current[k] - b * eps[k] - c * (eps[k] - previousEps[k]) }
-    } else {
-      for k in 0..<current.count { current[k] = ratio * current[k] - b * eps[k] }
-    }
-    previousEps = eps
+    guard case let .resolved(_, sampler) = source else { return }
+    history.push(eps)
+    Sampler.step(&current, from: i, to: i + 1, grid: grid, kind: sampler, history: history)
   }
 }

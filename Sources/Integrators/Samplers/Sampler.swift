@@ -1,16 +1,30 @@
 import DiffusionCore
 import Foundation
 
-/// The forward samplers (math page, section 2): exponential integrators from T down to t_eps.
+/// The forward samplers (docs/math.md#exponential-step): exponential integrators from T down to t_eps.
+/// A sampler is a multistep rule applied to the probability-flow ODE (or the SDE step); adding one is a case here
+/// and a line in `rule`.
 public enum SamplerKind: String, CaseIterable, Sendable {
   /// DPM-Solver-1 (= DDIM) for the probability-flow ODE.
   case dpmSolver1 = "dpm-solver-1"
   /// DPM-Solver-2M (multistep, eps form) for the probability-flow ODE.
   case dpmSolver2M = "dpm-solver-2m"
-  /// The SDE exponential step (paper eq. 3.6).
+  /// DPM-Solver-3M (multistep, eps form) for the probability-flow ODE.
+  case dpmSolver3M = "dpm-solver-3m"
+  /// The SDE exponential step (paper eq. 3.6; docs/math.md#sde-step).
   case sde = "sde"
 
   public var isSDE: Bool { self == .sde }
+  public var dynamics: Dynamics { isSDE ? .sde : .ode }
+
+  /// How the step extrapolates eps from its history.
+  public var rule: any MultistepRule {
+    switch self {
+    case .dpmSolver1, .sde: return FirstOrderRule()
+    case .dpmSolver2M: return SecondOrderMultistep(weight: .paper)
+    case .dpmSolver3M: return DPMSolver3M()
+    }
+  }
 
   public static func named(_ name: String, option: String = "sampler") throws -> SamplerKind {
     try parse(name, option: option, what: "sampler")
@@ -30,24 +44,6 @@ public struct Trajectory: Sendable {
   public var evaluations: EvaluationCount
 
   public var x0: [Double] { states[0] }
-}
-
-/// Coefficients of one exponential-integrator step from s = t_{j+1} down to t = t_j, `h = lambda_t - lambda_s > 0`.
-@usableFromInline struct StepCoefficients {
-  let ratio: Double  // alpha_t / alpha_s
-  let sigmaT: Double
-  let expm1h: Double  // e^h - 1
-  let h: Double
-
-  @usableFromInline init(grid: TimeGrid, from s: Int, to t: Int) {
-    ratio = grid.alphas[t] / grid.alphas[s]
-    sigmaT = grid.sigmas[t]
-    h = grid.lambdas[t] - grid.lambdas[s]
-    expm1h = Foundation.expm1(h)
-  }
-
-  /// `sigma_t sqrt(e^{2h} - 1)`, the standard deviation of the SDE step's noise.
-  var noiseScale: Double { sigmaT * sqrt(Foundation.expm1(2 * h)) }
 }
 
 public struct Sampler: Sendable {
@@ -70,57 +66,44 @@ public struct Sampler: Sendable {
     var states = [[Double]](repeating: [], count: n + 1)
     var eps = [[Double]](repeating: [], count: n + 1)
     states[n] = xT
+    let rule = kind.rule
+    var history = History(depth: rule.order)
     for step in 0..<n {
       let s = n - step, t = s - 1
       eps[s] = try model.eps(states[s], z: z.z(step: step), t: grid.times[s], batch: 1)
-      let c = StepCoefficients(grid: grid, from: s, to: t)
-      switch kind {
-      case .dpmSolver1:
-        states[t] = Self.dpmSolver1(states[s], eps: eps[s], c)
-      case .dpmSolver2M:
-        if step == 0 {
-          states[t] = Self.dpmSolver1(states[s], eps: eps[s], c)
-        } else {
-          let r = (grid.lambdas[s] - grid.lambdas[s + 1]) / c.h
-          states[t] = Self.dpmSolver2M(states[s], eps: eps[s], previousEps: eps[s + 1], r: r, c)
-        }
-      case .sde:
-        states[t] = Self.sdeStep(states[s], eps: eps[s], xi: noise[step], c)
-      }
+      history.push(eps[s])
+      states[t] = states[s]
+      Self.step(&states[t], from: s, to: t, grid: grid, kind: kind, history: history, xi: kind.isSDE ? noise[step] : [])
     }
     return Trajectory(grid: grid, kind: kind, states: states, eps: eps, noise: kind.isSDE ? noise : [],
                       evaluations: EvaluationCount(eps: n))
   }
 
-  // MARK: - One step each, as on the math page (section 2)
-
-  /// DPM-Solver-1: `x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps_s`.
-  @usableFromInline static func dpmSolver1(_ x: [Double], eps: [Double], _ c: StepCoefficients) -> [Double] {
-    let b = c.sigmaT * c.expm1h
-    return (0..<x.count).map { c.ratio * x[$0] - b * eps[$0] }
+  /// One step of `kind` from grid index `a` to `b` (down for sampling, up for re-solved states and DDIM inversion):
+  /// `x_b = (alpha_b/alpha_a) x_a - sigma_b [rule's weights on eps_a and its history]` (docs/math.md#dpm-solver-1,
+  /// #dpm-solver-2m, #dpm-solver-3m); the SDE step doubles the eps term and adds `sigma_b sqrt(e^{2h} - 1) xi`
+  /// (paper eq. 3.6; docs/math.md#sde-step).
+  @inlinable public static func step(_ x: inout [Double], from a: Int, to b: Int, grid: TimeGrid, kind: SamplerKind,
+                                     history: History, xi: [Double] = []) {
+    let rule = kind.rule
+    let e = ExponentialStep(grid: grid, from: a, to: b, history: history.count)
+    let sigma = grid.sigmas[b]
+    let c = rule.coefficients(e, available: rule.available(e, held: history.count), scale: kind.isSDE ? -2 * sigma : -sigma)
+    let q = kind.isSDE ? sigma * sqrt(Foundation.expm1(2 * e.h)) : 0
+    ExponentialStep.applyDifferences(&x, linear: grid.alphas[b] / grid.alphas[a], coefficients: c, history: history, noise: q, xi: xi)
   }
 
-  /// DPM-Solver-2M: `x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps_s - sigma_t (e^h - 1) (eps_s - eps_s') / (2 r)`.
-  @usableFromInline static func dpmSolver2M(_ x: [Double], eps: [Double], previousEps: [Double], r: Double, _ c: StepCoefficients) -> [Double] {
-    let b = c.sigmaT * c.expm1h, d = b / (2 * r)
-    return (0..<x.count).map { c.ratio * x[$0] - b * eps[$0] - d * (eps[$0] - previousEps[$0]) }
-  }
-
-  /// SDE step (paper eq. 3.6): `x_t = (alpha_t/alpha_s) x_s - 2 sigma_t (e^h - 1) eps_s + sigma_t sqrt(e^{2h} - 1) xi_s`.
-  @usableFromInline static func sdeStep(_ x: [Double], eps: [Double], xi: [Double], _ c: StepCoefficients) -> [Double] {
-    let b = 2 * c.sigmaT * c.expm1h, q = c.noiseScale
-    return (0..<x.count).map { c.ratio * x[$0] - b * eps[$0] + q * xi[$0] }
-  }
-
-  /// Cycle-SDE (paper eq. 3.7): the noise of every step of a recorded SDE path,
+  /// Cycle-SDE (paper eq. 3.7; docs/math.md#cycle-sde): the noise of every step of a recorded SDE path,
   /// `xi_s = (x_t - (alpha_t/alpha_s) x_s + 2 sigma_t (e^h - 1) eps_s) / (sigma_t sqrt(e^{2h} - 1))`.
   public static func recoverNoise(_ path: Trajectory) -> [[Double]] {
     let n = path.grid.steps
+    let grid = path.grid
     return (0..<n).map { step in
       let s = n - step, t = s - 1
-      let c = StepCoefficients(grid: path.grid, from: s, to: t)
-      let b = 2 * c.sigmaT * c.expm1h, q = c.noiseScale
-      return (0..<path.states[s].count).map { (path.states[t][$0] - c.ratio * path.states[s][$0] + b * path.eps[s][$0]) / q }
+      let e = ExponentialStep(grid: grid, from: s, to: t, history: 1)
+      let ratio = grid.alphas[t] / grid.alphas[s], sigma = grid.sigmas[t]
+      let b = 2 * sigma * e.expm1h, q = sigma * sqrt(Foundation.expm1(2 * e.h))
+      return (0..<path.states[s].count).map { (path.states[t][$0] - ratio * path.states[s][$0] + b * path.eps[s][$0]) / q }
     }
   }
 }

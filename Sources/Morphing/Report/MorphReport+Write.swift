@@ -1,4 +1,4 @@
-import Convergence
+import Reports
 import DiffusionCore
 import Foundation
 

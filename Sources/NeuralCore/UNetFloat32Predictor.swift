@@ -1,5 +1,4 @@
 import DiffusionCore
-import NeuralCore
 
 /// `UNetNoisePredictor<Float>` called from non-generic code (see `UNetFloat64Predictor`): the network computes in
 /// float32, inputs and outputs are rounded at the boundary. For measuring how float32 evaluation limits the orders.

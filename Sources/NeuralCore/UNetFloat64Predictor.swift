@@ -1,5 +1,4 @@
 import DiffusionCore
-import NeuralCore
 
 /// `UNetNoisePredictor<Double>` with its calls made from non-generic code, so that a generic caller (a study over
 /// `Model: NoisePredictor`) reaches the UNet's float64-specialized forward and VJP instead of the unspecialized
