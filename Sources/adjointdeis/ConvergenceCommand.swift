@@ -32,7 +32,7 @@ struct ConvergenceCommand: ParsableCommand {
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
     guard let studyKind = StudyKind(rawValue: kind) else { throw InvalidInput("kind", "expected ode or sde, got '\(kind)'") }
     let stepList = try steps.map(Self.integers) ?? [5, 10, 20, 40, 80, 160, 320, 640]
-    let solverList = solvers.map { $0.split(separator: ",").map { SolverSpec(String($0).trimmingCharacters(in: .whitespaces)) } }
+    let solverList = try solvers.map { try OptionList.items($0, option: "solvers").map { SolverSpec($0) } }
     let studyName = name ?? (URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent + "-" + kind)
     let base = StudyProblem<GaussianMixture>(problem)
     var study = try ConvergenceStudy(name: studyName, kind: studyKind, problem: base, variant: { try base.randomVariant(seed: $0) },
@@ -41,51 +41,39 @@ struct ConvergenceCommand: ParsableCommand {
     study.fineFactor = fineFactor
     study.paths = paths
     study.rule.floor = floor
+    try study.rule.validate()
     try study.validate()
-    let directory = try Self.writableDirectory(out)
+    let folder = try OutputFolder(out, field: "out")  // all files appear together at the end, or none
 
     let started = Date()
     let result = try study.run { message in
       let elapsed = Date().timeIntervalSince(started)
       if elapsed > 2 { FileHandle.standardError.write(Data(String(format: "[%6.1f s] %@\n", elapsed, message).utf8)) }
     }
-    for url in try result.write(to: directory) { FileHandle.standardError.write(Data("wrote \(url.path)\n".utf8)) }
-    try AtomicFile.write(try result.summaryMarkdown(), to: directory.appendingPathComponent("\(studyName)-summary.md"))
-    try Self.writeSummary(directory)
+    _ = try result.write(to: folder.staging)
+    try folder.write(try result.summaryMarkdown(), as: "\(studyName)-summary.md")
+    try Self.writeSummary(folder)
+    for url in try folder.commit() { FileHandle.standardError.write(Data("wrote \(url.path)\n".utf8)) }
     let seconds = Date().timeIntervalSince(started)
     FileHandle.standardError.write(Data(String(format: "%@: %d runs in %.1f s\n", studyName, result.records.count, seconds).utf8))
     print(try result.summary().markdown)
   }
 
   static func integers(_ text: String) throws -> [Int] {
-    try text.split(separator: ",").map {
-      guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else { throw InvalidInput("steps", "'\($0)' is not an integer") }
-      return v
-    }
+    try OptionList.integers(text, option: "steps")
   }
 
-  /// Creates the directory if needed and proves it writable before any work starts.
-  static func writableDirectory(_ path: String) throws -> URL {
-    let url = URL(fileURLWithPath: path, isDirectory: true)
-    do {
-      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-      let probe = url.appendingPathComponent(".write-test-\(ProcessInfo.processInfo.processIdentifier)")
-      try Data().write(to: probe)
-      try FileManager.default.removeItem(at: probe)
-    } catch {
-      throw InvalidInput("out", "cannot write to \(path): \(error.localizedDescription)")
-    }
-    return url
-  }
-
-  /// `summary.md`: every study's section in the directory, in name order.
-  static func writeSummary(_ directory: URL) throws {
-    let parts = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-      .filter { $0.hasSuffix("-summary.md") }.sorted()
+  /// `summary.md`: every study's section in the output folder (this run's staged ones replacing their namesakes
+  /// already there), in name order.
+  static func writeSummary(_ folder: OutputFolder) throws {
+    let existing = (try? FileManager.default.contentsOfDirectory(atPath: folder.target.path)) ?? []
+    let staged = Set(folder.stagedNames)
+    let parts = Set(existing + staged).filter { $0.hasSuffix("-summary.md") && !$0.hasPrefix(".") }.sorted()
     var text = "# Convergence summary\n\nFitted global orders: least-squares slope of log(relative error) against log(h_max).\n\n"
     for part in parts {
-      text += (try String(contentsOf: directory.appendingPathComponent(part), encoding: .utf8)) + "\n"
+      let url = staged.contains(part) ? folder.url(part) : folder.target.appendingPathComponent(part)
+      text += try InputFile.text(url) + "\n"
     }
-    try AtomicFile.write(text, to: directory.appendingPathComponent("summary.md"))
+    try folder.write(text, as: "summary.md")
   }
 }
