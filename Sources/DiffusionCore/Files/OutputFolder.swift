@@ -42,20 +42,37 @@ public final class OutputFolder: @unchecked Sendable {
     } catch {
       throw InvalidInput(what, "cannot create the parent directory \(parent.path): \(ErrorText.reason(error))")
     }
-    TemporaryFiles.sweepStale(for: target)
-    staging = TemporaryFiles.temporary(for: target)
-    TemporaryFiles.register(staging)
-    try? FileManager.default.removeItem(at: staging)  // a leftover of a killed run with this (recycled) PID
-    if mkdir(staging.path, 0o777) != 0 {
-      let code = errno
-      TemporaryFiles.unregister(staging)
-      throw InvalidInput(what, "cannot write in \(parent.path): \(Errno.text(code))")
+    // Beside the target; inside it when it exists and its parent is not writable (`--out .` in a read-only parent, `/`).
+    var staging = TemporaryFiles.temporary(for: target)
+    var code = target.path == "/" ? EACCES : Self.makeStaging(staging, sweeping: target)
+    if code != 0 && kind == .directory {
+      let inside = target.appendingPathComponent(Self.insideName)
+      staging = TemporaryFiles.temporary(for: inside)
+      code = Self.makeStaging(staging, sweeping: inside)
     }
+    self.staging = staging
+    if code != 0 { throw InvalidInput(what, "cannot write in \(parent.path): \(Errno.text(code))") }
     if kind == .directory && access(target.path, W_OK) != 0 {
       let code = errno
       discard()
       throw InvalidInput(what, "cannot write in it: \(Errno.text(code))")
     }
+  }
+
+  /// The staging folder's name when it has to be inside the target: `.adjointdeis-output.PID.tmp`.
+  static let insideName = "adjointdeis-output"
+
+  /// Sweeps stale staging folders of `target`, creates `staging` and registers it; 0 or the errno.
+  private static func makeStaging(_ staging: URL, sweeping target: URL) -> Int32 {
+    TemporaryFiles.sweepStale(for: target)
+    TemporaryFiles.register(staging)
+    try? FileManager.default.removeItem(at: staging)  // a leftover of a killed run with this (recycled) PID
+    guard mkdir(staging.path, 0o777) == 0 else {
+      let code = errno
+      TemporaryFiles.unregister(staging)
+      return code
+    }
+    return 0
   }
 
   /// Where to write the file `name` (a plain file name) until `commit`.
