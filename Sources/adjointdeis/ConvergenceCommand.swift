@@ -50,7 +50,7 @@ struct ConvergenceCommand: ParsableCommand {
       let elapsed = Date().timeIntervalSince(started)
       if elapsed > 2 { FileHandle.standardError.write(Data(String(format: "[%6.1f s] %@\n", elapsed, message).utf8)) }
     }
-    _ = try result.write(to: folder.staging)
+    _ = try folder.writing { try result.write(to: $0) }
     try folder.write(try result.summaryMarkdown(), as: "\(studyName)-summary.md")
     try Self.writeSummary(folder)
     for url in try folder.commit() { FileHandle.standardError.write(Data("wrote \(url.path)\n".utf8)) }

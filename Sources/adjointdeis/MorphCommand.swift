@@ -66,7 +66,7 @@ struct MorphCommand: ParsableCommand {
       FileHandle.standardError.write(Data(String(format: "[%7.1f s] %@\n", Date().timeIntervalSince(start), line).utf8))
     }
     let report = try experiment.run(unet: unet)
-    try report.write(to: folder.staging, imageSide: data.size)
+    try folder.writing { try report.write(to: $0, imageSide: data.size) }
     try folder.commit()
     print(report.tableMarkdown())
     print("wrote \(out) in \(ReportFormat.fixed(report.seconds, decimals: 1)) s")

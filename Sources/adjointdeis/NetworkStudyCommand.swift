@@ -101,7 +101,7 @@ struct NetworkStudyCommand: ParsableCommand {
       extra += "\nTraining (from the weights' metadata): step \(weights.metadata["step"] ?? "?"), "
         + "\(weights.metadata["training_seconds"].flatMap(Double.init).map { String(format: "%.0f s", $0) } ?? "?") of training.\n"
     }
-    _ = try result.write(to: folder.staging, extraMarkdown: extra)
+    _ = try folder.writing { try result.write(to: $0, extraMarkdown: extra) }
     for url in try folder.commit() { log("wrote \(url.path)") }
     log(String(format: "%@: done in %.1f s", name, Date().timeIntervalSince(started)))
     print(try result.ordersMarkdown(quantities: mixture.conditionDimension > 0 ? [.x, .z, .theta] : [.x, .theta]))

@@ -55,7 +55,7 @@ struct RecognizerCommand: ParsableCommand {
     var heldOutRNG = SeededGenerator(seed: dataSeed &+ 1_000_000)
     let test = try mixture.sampleLabeled(count: Self.heldOutCount, z: [], generator: &heldOutRNG)
     let heldOut = try recognizer.classificationLoss(test.x, labels: test.labels, batch: Self.heldOutCount)
-    try recognizer.save(to: folder.staging)
+    try folder.writing { try recognizer.save(to: $0) }
     try folder.commit()
     print(String(format: "trained %d steps in %.1f s: last batch loss %.4f accuracy %.3f", steps, seconds, final.loss, final.accuracy))
     print(String(format: "held-out (%d samples, seed %llu): loss %.4f accuracy %.4f", Self.heldOutCount, dataSeed &+ 1_000_000,

@@ -73,7 +73,9 @@ struct TrainCommand: ParsableCommand {
       checkpoint: { t, seconds in
         // a checkpoint's files (and the log up to it) appear together or not at all
         let folder = try OutputFolder(directory, field: "out")
-        try TrainingCheckpoint.write(model: t.model, configJSON: configJSON, optimizer: t.optimizer, seconds: seconds, to: folder.staging)
+        try folder.writing {
+          try TrainingCheckpoint.write(model: t.model, configJSON: configJSON, optimizer: t.optimizer, seconds: seconds, to: $0)
+        }
         try folder.write(logText, as: logURL.lastPathComponent)
         try folder.commit()
         finalSeconds = seconds

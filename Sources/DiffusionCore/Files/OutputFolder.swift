@@ -80,7 +80,17 @@ public final class OutputFolder: @unchecked Sendable {
 
   public func write(_ data: Data, as name: String) throws {
     guard !finished else { throw InvalidInput("\(field) \(target.path)", "the output folder was already committed") }
-    try OutputFile.write(data, to: url(name))
+    try writing { _ in try OutputFile.write(data, to: url(name)) }
+  }
+
+  /// Runs a writer that takes a directory (e.g. `result.write(to:)`) on the staging folder; errors name the file's
+  /// final path (in the target), not its staging path.
+  public func writing<T>(_ body: (URL) throws -> T) throws -> T {
+    do {
+      return try body(staging)
+    } catch let e as InvalidInput where e.field.contains(staging.path) {
+      throw InvalidInput(e.field.replacingOccurrences(of: staging.path, with: target.path), e.reason)
+    }
   }
 
   public func write(_ text: String, as name: String) throws { try write(Data(text.utf8), as: name) }

@@ -44,7 +44,12 @@ final class OutputFolderTests: FileTestCase {
     try folder.write("new table", as: "table.csv")
     // the third file fails (writes limited as on a full disk): the run ends with the error, nothing is committed
     try withFileSizeLimit(4096) {
-      XCTAssertThrowsError(try folder.write(Data(count: 50_000), as: "grid.png"))
+      XCTAssertThrowsError(try folder.write(Data(count: 50_000), as: "grid.png")) { error in
+        XCTAssertEqual((error as? InvalidInput)?.field, target.appendingPathComponent("grid.png").path, "named by its final path")
+      }
+      XCTAssertThrowsError(try folder.writing { try OutputFile.write(Data(count: 50_000), to: $0.appendingPathComponent("b.png")) }) {
+        XCTAssertEqual(($0 as? InvalidInput)?.field, target.appendingPathComponent("b.png").path)
+      }
     }
     TemporaryFiles.removeAll()  // what the CLI does on every exit
     XCTAssertEqual(names(), ["morph"], "no staging folder left")
