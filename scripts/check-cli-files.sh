@@ -47,7 +47,7 @@ must_error "^error: --bogus: unknown option" gradient --config $cfg --bogus 1
 must_error "^error: --rtol: 'abc' is not a valid value" gradient --config $cfg --rtol abc
 must_error "^error: --rtol: must be a finite number" gradient --config $cfg --rtol nan
 must_error "^error: steps: entry 2 of '5,,10' is empty" convergence --config $cfg --out "$tmp/conv" --steps 5,,10
-must_error "^error: solvers: entry 2" convergence --config $cfg --out "$tmp/conv" --solvers adjointdeis-1/exact,
+must_error "^error: --solvers: 'adjointdeis-1/exact,' is not a valid value" convergence --config $cfg --out "$tmp/conv" --solvers adjointdeis-1/exact,
 must_error "^error: --floor: must be a finite number, got nan" convergence --config $cfg --out "$tmp/conv" --floor nan
 must_error "^error: --floor: must be a finite number, got inf" convergence --config $cfg --out "$tmp/conv" --floor inf
 must_error "^error: floor: must be a finite number" convergence --config $cfg --out "$tmp/conv" --floor -1

@@ -19,7 +19,7 @@ def walk(v):
     elif isinstance(v, float): assert math.isfinite(v)
 walk(d); assert len(d["grad_xT"]) == len(d["x0"])' "$tmp/out" 2>/dev/null; then ok=$((ok+1)); else echo "BAD OUTPUT: $*"; bad=$((bad+1)); fi
   else
-    if [ ! -s "$tmp/out" ] && [ "$(grep -c . "$tmp/err")" -le 3 ] && grep -q "^error: " "$tmp/err"; then rejected=$((rejected+1)); else echo "BAD FAILURE: $*"; cat "$tmp/err"; bad=$((bad+1)); fi
+    if [ ! -s "$tmp/out" ] && [ "$(grep -c . "$tmp/err")" -eq 1 ] && grep -q "^error: " "$tmp/err"; then rejected=$((rejected+1)); else echo "BAD FAILURE: $*"; cat "$tmp/err"; bad=$((bad+1)); fi
   fi
 }
 for config in examples/*.json; do

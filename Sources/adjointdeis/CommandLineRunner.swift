@@ -83,8 +83,9 @@ enum CommandLineRunner {
 /// ArgumentParser's messages rewritten as `error: <option>: <why>` on one line.
 enum UsageText {
   static func line(_ message: String) -> String {
-    let text = message.split(whereSeparator: \.isNewline).first.map(String.init) ?? message
-    guard let option = firstQuotedOption(text) else { return "error: arguments: \(text)" }
+    let lines = message.split(whereSeparator: \.isNewline).map(String.init)
+    let text = lines.first ?? message
+    guard let option = firstQuotedOption(text) else { return "error: arguments: \(lines.joined(separator: "; "))" }
     let why: String
     if text.hasPrefix("Missing expected argument") {
       why = "is required"
@@ -92,14 +93,27 @@ enum UsageText {
       why = "needs a value"
     } else if text.hasPrefix("Unknown option") {
       why = "unknown option (see --help)"
-    } else if text.hasPrefix("The value '"), let end = text.dropFirst(11).firstIndex(of: "'") {
-      let value = text[text.index(text.startIndex, offsetBy: 11)..<end]
-      let detail = text.range(of: "': ", options: .backwards).map { ": " + text[$0.upperBound...] } ?? ""
-      why = "'\(value)' is not a valid value" + detail
+    } else if text.hasPrefix("The value '"), let valueEnd = text.range(of: "' is invalid for '"),
+              let optionEnd = text[valueEnd.upperBound...].firstIndex(of: "'") {
+      let value = text[text.index(text.startIndex, offsetBy: 11)..<valueEnd.lowerBound]
+      why = "'\(value)' is not a valid value" + detail(String(text[text.index(after: optionEnd)...]), bullets: Array(lines.dropFirst()))
     } else {
-      why = text
+      why = lines.joined(separator: "; ")
     }
     return "error: \(option): \(why)"
+  }
+
+  /// ". Please provide one of 'a', 'b' or 'c'." / ". Please provide one of the following:" + bullets / ": reason".
+  static func detail(_ rest: String, bullets: [String]) -> String {
+    if rest.hasPrefix(". Please provide one of the following:") {
+      let values = bullets.map { $0.trimmingCharacters(in: .whitespaces) }.map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : $0 }
+      return " (expected one of: \(values.joined(separator: ", ")))"
+    }
+    if rest.hasPrefix(". Please provide one of ") {
+      let list = rest.dropFirst(". Please provide one of ".count)
+      return " (expected one of \(list.hasSuffix(".") ? String(list.dropLast()) : String(list)))"
+    }
+    return rest.isEmpty ? "" : rest
   }
 
   /// The option in the first '...' that starts with a dash: "'--steps <steps>'" → "--steps".
