@@ -10,7 +10,7 @@ bin="${1:-$(swift build --show-bin-path)/adjointdeis}"
 [ -x "$bin" ] || { echo "build first (swift build), or pass the binary's path" >&2; exit 2; }
 ok=0; bad=0
 tmp=$(mktemp -d); full=""
-cleanup() { [ -n "$full" ] && umount "$full" 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { [ -n "$full" ] && umount "$full" 2>/dev/null; rm -rf "$tmp" "examples/morph/.check-T.$$.json"; }
 trap cleanup EXIT
 cfg=examples/mixture-3d.json
 unet=Tests/NeuralCoreTests/Fixtures/unet-small
@@ -55,6 +55,12 @@ must_error "^error: name: " convergence --config $cfg --out "$tmp/conv" --name '
 must_error "^error: name: must not be empty" network-study --data x --model "$unet" --out "$tmp/ns" --name ''
 must_error "^error: out $tmp/fifo: is a FIFO" convergence --config $cfg --out "$tmp/fifo" --steps 5,10
 must_error "^error: learning-rates: 'x' is not a finite number" morph --config examples/morph/morph.json --out "$tmp/m" --learning-rates 0.1,x
+# morph checks --out and T/t_eps before the experiment (the config's paths are relative to its folder: copy it beside)
+sed 's/"T": 1,/"T": 5,/' examples/morph/morph.json > examples/morph/.check-T.$$.json
+must_error "^error: T: must be at most" morph --config examples/morph/.check-T.$$.json --out "$tmp/morph-T"
+rm -f examples/morph/.check-T.$$.json
+must_error "^error: out $tmp/fifo: is a FIFO" morph --config examples/morph/morph.json --out "$tmp/fifo"
+[ ! -e "$tmp/morph-T" ] && pass || fail "a refused morph run created its --out folder"
 must_error "is a directory" unet-vjp --model tiny --inputs "$unet/inputs.safetensors" --output "$tmp"
 must_error "does not exist" unet-vjp --model tiny --inputs "$unet/inputs.safetensors" --output "$tmp/no/such/out.st"
 [ ! -e "$tmp/conv" ] && pass || fail "a refused convergence run created its --out folder"
