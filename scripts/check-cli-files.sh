@@ -10,7 +10,7 @@ bin="${1:-$(swift build --show-bin-path)/adjointdeis}"
 [ -x "$bin" ] || { echo "build first (swift build), or pass the binary's path" >&2; exit 2; }
 ok=0; bad=0
 tmp=$(mktemp -d); full=""
-cleanup() { [ -n "$full" ] && umount "$full" 2>/dev/null; rm -rf "$tmp" "examples/morph/.check-T.$$.json"; }
+cleanup() { umount "$tmp/ro/out" "$tmp/ro" 2>/dev/null; [ -n "$full" ] && umount "$full" 2>/dev/null; rm -rf "$tmp" "examples/morph/.check-T.$$.json"; }
 trap cleanup EXIT
 cfg=examples/mixture-3d.json
 unet=Tests/NeuralCoreTests/Fixtures/unet-small
