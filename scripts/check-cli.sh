@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs `adjointdeis gradient` on every example config with every combination of solver, sampler, state source and
 # grid. Each run must either succeed with JSON whose numbers are all finite, or fail with a one-line error that names
-# an option (exit code non-zero, nothing on stdout). A few combinations must fail. Prints a count; exits 1 on a breach.
+# an option (exit code non-zero, nothing on stdout). A few combinations must fail. Then the file and output checks
+# (scripts/check-cli-files.sh). Prints a count; exits 1 on a breach.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-$(swift build --show-bin-path)/adjointdeis}"
@@ -18,7 +19,7 @@ def walk(v):
     elif isinstance(v, float): assert math.isfinite(v)
 walk(d); assert len(d["grad_xT"]) == len(d["x0"])' "$tmp/out" 2>/dev/null; then ok=$((ok+1)); else echo "BAD OUTPUT: $*"; bad=$((bad+1)); fi
   else
-    if [ ! -s "$tmp/out" ] && [ "$(grep -c . "$tmp/err")" -le 3 ] && grep -q "^Error: " "$tmp/err"; then rejected=$((rejected+1)); else echo "BAD FAILURE: $*"; cat "$tmp/err"; bad=$((bad+1)); fi
+    if [ ! -s "$tmp/out" ] && [ "$(grep -c . "$tmp/err")" -eq 1 ] && grep -q "^error: " "$tmp/err"; then rejected=$((rejected+1)); else echo "BAD FAILURE: $*"; cat "$tmp/err"; bad=$((bad+1)); fi
   fi
 }
 for config in examples/*.json; do
@@ -56,4 +57,5 @@ must_fail --config $c --solver adjointdeis-1 --grid log
 must_fail --config $c --solver adjointdeis-1 --seed 3
 must_fail --config /nonexistent.json
 echo "$ok passed, $bad failed ($rejected combinations rejected with a clear error)"
+"$(dirname "$0")/check-cli-files.sh" "$bin" || bad=$((bad+1))
 [ "$bad" -eq 0 ]

@@ -134,8 +134,7 @@ public struct UNetConfig: Sendable, Equatable {
   // MARK: - config.json
 
   public static func load(from url: URL) throws -> UNetConfig {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch { throw InvalidInput(url.path, "cannot read: \(error.localizedDescription)") }
+    let data = try InputFile.read(url)
     return try parse(data, source: url.lastPathComponent)
   }
 

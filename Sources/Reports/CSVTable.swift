@@ -72,9 +72,9 @@ public struct CSVTable: Sendable, Equatable {
     return out
   }
 
-  /// Writes the whole file atomically (`AtomicFile.write`).
+  /// Writes the whole file atomically (`OutputFile.write`).
   public func write(to url: URL) throws {
-    try AtomicFile.write(text, to: url)
+    try OutputFile.write(text, to: url)
   }
 
   /// Quotes a field when it holds a comma, a double quote, a line break or leading/trailing space; inner quotes are

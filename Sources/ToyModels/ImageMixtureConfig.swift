@@ -76,12 +76,7 @@ public struct ImageMixtureConfig: Sendable, Equatable {
   }
 
   public static func load(from url: URL) throws -> ImageMixtureConfig {
-    let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw InvalidInput(url.path, "cannot read the data config: \(ConfigReader.oneLine(error.localizedDescription))")
-    }
+    let data = try InputFile.read(url)
     return try ImageMixtureConfig(json: data)
   }
 }

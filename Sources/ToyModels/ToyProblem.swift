@@ -33,12 +33,7 @@ extension GradientProblem where Model == GaussianMixture, Loss == SquaredDistanc
   }
 
   public static func load(from url: URL) throws -> ToyProblem {
-    let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw InvalidInput(url.path, "cannot read the config file: \(ConfigReader.oneLine(error.localizedDescription))")
-    }
+    let data = try InputFile.read(url)
     return try ToyProblem(json: data)
   }
 

@@ -41,51 +41,39 @@ struct ConvergenceCommand: ParsableCommand {
     study.fineFactor = fineFactor
     study.paths = paths
     study.rule.floor = floor
+    try study.rule.validate()
     try study.validate()
-    let directory = try Self.writableDirectory(out)
+    let folder = try OutputFolder(out, field: "out")  // all files appear together at the end, or none
 
     let started = Date()
     let result = try study.run { message in
       let elapsed = Date().timeIntervalSince(started)
       if elapsed > 2 { FileHandle.standardError.write(Data(String(format: "[%6.1f s] %@\n", elapsed, message).utf8)) }
     }
-    for url in try result.write(to: directory) { FileHandle.standardError.write(Data("wrote \(url.path)\n".utf8)) }
-    try AtomicFile.write(try result.summaryMarkdown(), to: directory.appendingPathComponent("\(studyName)-summary.md"))
-    try Self.writeSummary(directory)
+    _ = try folder.writing { try result.write(to: $0) }
+    try folder.write(try result.summaryMarkdown(), as: "\(studyName)-summary.md")
+    try Self.writeSummary(folder)
+    for url in try folder.commit() { FileHandle.standardError.write(Data("wrote \(url.path)\n".utf8)) }
     let seconds = Date().timeIntervalSince(started)
     FileHandle.standardError.write(Data(String(format: "%@: %d runs in %.1f s\n", studyName, result.records.count, seconds).utf8))
     print(try result.summary().markdown)
   }
 
   static func integers(_ text: String) throws -> [Int] {
-    try text.split(separator: ",").map {
-      guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else { throw InvalidInput("steps", "'\($0)' is not an integer") }
-      return v
-    }
+    try OptionList.integers(text, option: "steps")
   }
 
-  /// Creates the directory if needed and proves it writable before any work starts.
-  static func writableDirectory(_ path: String) throws -> URL {
-    let url = URL(fileURLWithPath: path, isDirectory: true)
-    do {
-      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-      let probe = url.appendingPathComponent(".write-test-\(ProcessInfo.processInfo.processIdentifier)")
-      try Data().write(to: probe)
-      try FileManager.default.removeItem(at: probe)
-    } catch {
-      throw InvalidInput("out", "cannot write to \(path): \(error.localizedDescription)")
-    }
-    return url
-  }
-
-  /// `summary.md`: every study's section in the directory, in name order.
-  static func writeSummary(_ directory: URL) throws {
-    let parts = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-      .filter { $0.hasSuffix("-summary.md") }.sorted()
+  /// `summary.md`: every study's section in the output folder (this run's staged ones replacing their namesakes
+  /// already there), in name order.
+  static func writeSummary(_ folder: OutputFolder) throws {
+    let existing = (try? FileManager.default.contentsOfDirectory(atPath: folder.target.path)) ?? []
+    let staged = Set(folder.stagedNames)
+    let parts = Set(existing + staged).filter { $0.hasSuffix("-summary.md") && !$0.hasPrefix(".") }.sorted()
     var text = "# Convergence summary\n\nFitted global orders: least-squares slope of log(relative error) against log(h_max).\n\n"
     for part in parts {
-      text += (try String(contentsOf: directory.appendingPathComponent(part), encoding: .utf8)) + "\n"
+      let url = staged.contains(part) ? folder.url(part) : folder.target.appendingPathComponent(part)
+      text += try InputFile.text(url) + "\n"
     }
-    try AtomicFile.write(text, to: directory.appendingPathComponent("summary.md"))
+    try folder.write(text, as: "summary.md")
   }
 }

@@ -77,7 +77,7 @@ struct GradientCommand: ParsableCommand {
   }
 
   static func readNoise(_ path: String) throws -> [[Double]] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw InvalidInput("noise", "cannot read \(path)") }
+    let data = try InputFile.read(path: path, field: "noise")
     guard let rows = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
       throw InvalidInput("noise", "\(path) is not a JSON array of arrays of numbers")
     }

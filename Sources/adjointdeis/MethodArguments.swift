@@ -16,7 +16,7 @@ extension MethodSpec: ExpressibleByArgument {
 struct MethodList: ExpressibleByArgument {
   let specs: [MethodSpec]
   init?(argument: String) {
-    guard let specs = try? argument.split(separator: ",").map({ try MethodSpec(String($0).trimmingCharacters(in: .whitespaces), option: "solvers") })
+    guard let specs = try? argument.split(separator: ",", omittingEmptySubsequences: false).map({ try MethodSpec(String($0).trimmingCharacters(in: .whitespaces), option: "solvers") })
     else { return nil }
     self.specs = specs
   }
@@ -27,7 +27,7 @@ struct MethodList: ExpressibleByArgument {
 struct MorphMethodList: ExpressibleByArgument {
   let methods: [MorphMethod]
   init?(argument: String) {
-    guard let methods = try? argument.split(separator: ",").map({ try MorphMethod.named(String($0)) }) else { return nil }
+    guard let methods = try? argument.split(separator: ",", omittingEmptySubsequences: false).map({ try MorphMethod.named(String($0)) }) else { return nil }
     self.methods = methods
   }
   static var allValueStrings: [String] { ["dim", "morph-pipe"] + GradientMethods.names }

@@ -41,19 +41,18 @@ struct MorphCommand: ParsableCommand {
     if let pairs { c.pairs = pairs; c.unetPairs = min(c.unetPairs, pairs) }
     if let unetPairs { c.unetPairs = unetPairs }
     if let steps { c.settings.optimizationSteps = steps }
-    if let models { c.models = models.split(separator: ",").map(String.init) }
+    if let models { c.models = try OptionList.items(models, option: "models") }
     if let methods { c.methods = methods.methods }
     if let spacing { c.settings.spacing = spacing }
     if let update { c.settings.update = update }
     if let constraint { c.settings.constraint = constraint }
     if let learningRates {
-      c.learningRates = try learningRates.split(separator: ",").map { text in
-        guard let v = Double(text) else { throw InvalidInput("learning-rates", "'\(text)' is not a number") }
-        return v
-      }
+      c.learningRates = try OptionList.numbers(learningRates, option: "learning-rates")
     }
     try c.validate()
+    let folder = try OutputFolder(out, field: "out")  // checked now, not after the experiment; files appear together
     let data = try ImageMixtureConfig.load(from: c.data)
+    try data.schedule.validate(tEps: c.settings.tEps, T: c.settings.T)
     let recognizers = try c.recognizers.map { try Recognizer.load(from: $0) }
     for (url, r) in zip(c.recognizers, recognizers) where r.config.imageSize != data.size || r.config.classes != data.K {
       throw InvalidInput("recognizers", "'\(url.path)' was built for \(r.config.classes) identities of \(r.config.imageSize)x\(r.config.imageSize) images, but the data have K = \(data.K) of \(data.size)x\(data.size)")
@@ -69,7 +68,8 @@ struct MorphCommand: ParsableCommand {
       FileHandle.standardError.write(Data(String(format: "[%7.1f s] %@\n", Date().timeIntervalSince(start), line).utf8))
     }
     let report = try experiment.run(unet: unet)
-    try report.write(to: URL(fileURLWithPath: out), imageSide: data.size)
+    try folder.writing { try report.write(to: $0, imageSide: data.size) }
+    try folder.commit()
     print(report.tableMarkdown())
     print("wrote \(out) in \(ReportFormat.fixed(report.seconds, decimals: 1)) s")
   }

@@ -39,6 +39,7 @@ struct NetworkStudyCommand: ParsableCommand {
 
   func run() throws {
     setBLASThreads(threads)
+    try OptionList.fileName(name, option: "name")
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
       throw InvalidInput("model", "'\(model)' is not a model directory")
@@ -77,14 +78,15 @@ struct NetworkStudyCommand: ParsableCommand {
       steps: ConvergenceCommand.integers(steps), referenceTolerance: referenceTolerance, floor: floor,
       networkLabel: "unet-\(parameterCount)-\(dtype)",
       networkDescription: "UNet2DModel (\(parameterCount) parameters, block_out_channels \(channels)) from \(model), \(dtype), trained on the same mixture")
-    let directory = try ConvergenceCommand.writableDirectory(out)
+    let folder = try OutputFolder(out, field: "out")  // all files appear together at the end, or none
     let started = Date()
     if distanceSeeds > 0 {
       let distance = try ReferenceDistance.measure(
         mixture: mixture, network: network, T: T, tEps: tEps, z: z, loss: loss, seeds: (0..<UInt64(distanceSeeds)).map { seed + $0 },
         tolerance: referenceTolerance) { log(String(format: "[%6.1f s] %@", Date().timeIntervalSince(started), $0)) }
       let text = "# \(name): network versus analytic reference gradients over x_T seeds\n\nLoss 0.5 |x_0 - mu_\(targetComponent)|^2, t in [\(tEps), \(T)].\n\n" + distance.markdown
-      try AtomicFile.write(text, to: directory.appendingPathComponent("\(name)-distance.md"))
+      try folder.write(text, as: "\(name)-distance.md")
+      try folder.commit()
       print(text)
       return
     }
@@ -98,7 +100,8 @@ struct NetworkStudyCommand: ParsableCommand {
       extra += "\nTraining (from the weights' metadata): step \(weights.metadata["step"] ?? "?"), "
         + "\(weights.metadata["training_seconds"].flatMap(Double.init).map { String(format: "%.0f s", $0) } ?? "?") of training.\n"
     }
-    for url in try result.write(to: directory, extraMarkdown: extra) { log("wrote \(url.path)") }
+    _ = try folder.writing { try result.write(to: $0, extraMarkdown: extra) }
+    for url in try folder.commit() { log("wrote \(url.path)") }
     log(String(format: "%@: done in %.1f s", name, Date().timeIntervalSince(started)))
     print(try result.ordersMarkdown(quantities: mixture.conditionDimension > 0 ? [.x, .z, .theta] : [.x, .theta]))
     print(result.distanceMarkdown)

@@ -41,7 +41,8 @@ struct RecognizerCommand: ParsableCommand {
     let config = try RecognizerConfig(imageSize: dataConfig.size, width: width, embeddingDimension: embeddingDim,
                                       classes: dataConfig.K, seed: seed, scale: scale, margin: margin)
     let training = try RecognizerTraining(steps: steps, batch: batch, learningRate: lr)
-    let directory = try ConvergenceCommand.writableDirectory(out)
+    let folder = try OutputFolder(out, field: "out")  // both files appear together at the end, or none
+    let directory = folder.target
     let dataSeed = self.dataSeed ?? (1000 &+ seed)
     var recognizer = try Recognizer(config: config)
     log("training \(recognizer.parameterCount) parameters on the \(dataConfig.K) components of the \(dataConfig.size)x\(dataConfig.size) mixture, batch \(batch), data seed \(dataSeed)")
@@ -54,7 +55,8 @@ struct RecognizerCommand: ParsableCommand {
     var heldOutRNG = SeededGenerator(seed: dataSeed &+ 1_000_000)
     let test = try mixture.sampleLabeled(count: Self.heldOutCount, z: [], generator: &heldOutRNG)
     let heldOut = try recognizer.classificationLoss(test.x, labels: test.labels, batch: Self.heldOutCount)
-    try recognizer.save(to: directory)
+    try folder.writing { try recognizer.save(to: $0) }
+    try folder.commit()
     print(String(format: "trained %d steps in %.1f s: last batch loss %.4f accuracy %.3f", steps, seconds, final.loss, final.accuracy))
     print(String(format: "held-out (%d samples, seed %llu): loss %.4f accuracy %.4f", Self.heldOutCount, dataSeed &+ 1_000_000,
                  heldOut.loss, heldOut.accuracy))

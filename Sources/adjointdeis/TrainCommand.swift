@@ -12,8 +12,8 @@ struct TrainCommand: ParsableCommand {
     abstract: "Train a UNet noise predictor on an image-shaped Gaussian mixture (denoising score matching, Adam).",
     discussion: """
       Writes a diffusers model folder DIR (config.json, diffusion_pytorch_model.safetensors) plus
-      DIR/optimizer_state.safetensors every --checkpoint-every steps and at the end, each file written whole
-      (temporary file, then rename). --resume continues from DIR's checkpoint up to --steps. Trains in float32;
+      DIR/optimizer_state.safetensors and DIR/training-log.csv every --checkpoint-every steps and at the end, the
+      files of a checkpoint written together (staged beside DIR, then renamed into place). --resume continues from DIR's checkpoint up to --steps. Trains in float32;
       prints the eps error against the analytic mixture (float64) at the end.
       """)
 
@@ -38,16 +38,13 @@ struct TrainCommand: ParsableCommand {
     try Check.positive(steps, "steps")
     let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
     let configURL = URL(fileURLWithPath: modelConfig)
-    let configJSON: Data
-    do { configJSON = try Data(contentsOf: configURL) } catch {
-      throw InvalidInput("model-config", "cannot read \(modelConfig): \(error.localizedDescription)")
-    }
+    let configJSON = try InputFile.read(configURL, field: "model-config")
     let unetConfig = try UNetConfig.parse(configJSON, source: modelConfig)
     try NetworkData.check(unetConfig, fits: dataConfig)
     let mixture = try ImageMixture.build(dataConfig)
     let hyper = AdamOptimizer<Float>.Hyperparameters(learningRate: lr, beta1: beta1, beta2: beta2, epsilon: adamEps, warmupSteps: warmup)
     try hyper.validate()
-    let directory = try ConvergenceCommand.writableDirectory(out)
+    let directory = try Self.checkedFolder(out)
     let objective = try DenoisingScoreMatching<Float>(schedule: dataConfig.schedule, tEps: tEps, T: dataConfig.schedule.tMax,
                                                       height: dataConfig.size, width: dataConfig.size)
     var trainer: DenoisingTrainer<Float>
@@ -68,18 +65,24 @@ struct TrainCommand: ParsableCommand {
     }
     log("training \(trainer.model.parameterCount) parameters on \(dataConfig.K)-component \(dataConfig.size)x\(dataConfig.size) mixture, batch \(batch)")
     let logURL = directory.appendingPathComponent("training-log.csv")
-    var logText = resume ? ((try? String(contentsOf: logURL, encoding: .utf8)) ?? "step,loss\n") : "step,loss\n"
+    let hasLog = try resume && FileKind.of(logURL.path, follow: true) != .missing
+    var logText = hasLog ? try InputFile.text(logURL, field: "training log") : "step,loss\n"
     var finalSeconds = 0.0
     let losses = try trainer.train(
       until: steps, data: NetworkData.source(mixture, dataConfig), checkpointEvery: checkpointEvery,
       checkpoint: { t, seconds in
-        try TrainingCheckpoint.write(model: t.model, configJSON: configJSON, optimizer: t.optimizer, seconds: seconds, to: directory)
+        // a checkpoint's files (and the log up to it) appear together or not at all
+        let folder = try OutputFolder(directory, field: "out")
+        try folder.writing {
+          try TrainingCheckpoint.write(model: t.model, configJSON: configJSON, optimizer: t.optimizer, seconds: seconds, to: $0)
+        }
+        try folder.write(logText, as: logURL.lastPathComponent)
+        try folder.commit()
         finalSeconds = seconds
       },
       progress: { p in
         log(p.line)
         logText += "\(p.step),\(p.loss)\n"
-        try? AtomicFile.write(logText, to: logURL)
       })
     _ = losses
     log(String(format: "trained to step %d in %.0f s total", trainer.optimizer.step, finalSeconds))
@@ -88,6 +91,13 @@ struct TrainCommand: ParsableCommand {
       directory.appendingPathComponent(TrainingCheckpoint.weightsFile))), schedule: dataConfig.schedule)
     let report = try EpsErrorReport.measure(network: net, mixture: mixture, data: dataConfig, samples: 64, seed: 12_345)
     print(report.markdown)
+  }
+
+  /// The output folder resolved and proven writable before any work (its staging folder made and removed again).
+  static func checkedFolder(_ path: String) throws -> URL {
+    let folder = try OutputFolder(path, field: "out")
+    folder.discard()
+    return folder.target
   }
 
   func log(_ message: String) {

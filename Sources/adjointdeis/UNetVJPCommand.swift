@@ -30,6 +30,7 @@ struct UNetVJPCommand: ParsableCommand {
   }
 
   private func compute<S: BLASScalar>(_: S.Type) throws {
+    try OutputFile.checkWritable(URL(fileURLWithPath: output))  // before the work, not after
     let unet = try UNet2DModel<S>.named(model)
     let file = try SafeTensorsFile.read(URL(fileURLWithPath: inputs))
     let x = try file.tensor("x")

@@ -12,4 +12,4 @@ struct AdjointDEIS: ParsableCommand {
 
 // Debian's OpenBLAS may fall back to slow generic kernels on this CPU; pick the fast ones before any BLAS call.
 OpenBLASKernels.selectForThisCPU()
-AdjointDEIS.main()
+CommandLineRunner.main(AdjointDEIS.self)

@@ -31,7 +31,7 @@ final class ExampleConfigGenerator: XCTestCase {
       var rng = SeededGenerator(seed: seed + 1000)
       let problem = try ToyProblem(model: model, T: T, tEps: 0.001, xT: r(rng.normals(d)), z: .constant(r(rng.normals(m))),
                                    loss: SquaredDistanceLoss(target: r(model.means[0])))
-      try AtomicFile.write(problem.jsonData(), to: examples.appendingPathComponent(name))
+      try OutputFile.write(problem.jsonData(), to: examples.appendingPathComponent(name))
     }
   }
 }

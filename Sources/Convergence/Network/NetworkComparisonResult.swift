@@ -95,7 +95,7 @@ public struct NetworkComparisonResult<Network: NoisePredictor>: Sendable {
       written.append(url)
     }
     let url = directory.appendingPathComponent("\(name)-summary.md")
-    try AtomicFile.write(try summaryMarkdown(quantities: quantities) + extraMarkdown, to: url)
+    try OutputFile.write(try summaryMarkdown(quantities: quantities) + extraMarkdown, to: url)
     written.append(url)
     return written
   }

@@ -64,7 +64,7 @@ public struct SummaryTable: Sendable, Equatable {
 
   /// Writes `markdown` atomically.
   public func write(to url: URL) throws {
-    try AtomicFile.write(markdown, to: url)
+    try OutputFile.write(markdown, to: url)
   }
 
   private static func seedText(_ s: OrderStatistics) -> String {

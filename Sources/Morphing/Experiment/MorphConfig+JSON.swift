@@ -13,7 +13,7 @@ extension MorphConfig {
 
   /// Reads and validates a config; relative paths are resolved against the config file's folder.
   public static func load(from url: URL) throws -> MorphConfig {
-    guard let data = try? Data(contentsOf: url) else { throw InvalidInput("config", "cannot read '\(url.path)'") }
+    let data = try InputFile.read(url, field: "config")
     guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
       throw InvalidInput("config", "'\(url.path)' is not a JSON object")
     }

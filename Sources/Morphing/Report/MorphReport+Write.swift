@@ -29,8 +29,8 @@ extension MorphReport {
     for m in models {
       try grid(model: m, rows: config.gridRows, side: imageSide).write(to: directory.appendingPathComponent("grid-\(m.model).png"))
     }
-    try AtomicFile.write(tableMarkdown(), to: directory.appendingPathComponent("table.md"))
-    try AtomicFile.write(summaryMarkdown(), to: directory.appendingPathComponent("summary.md"))
+    try OutputFile.write(tableMarkdown(), to: directory.appendingPathComponent("table.md"))
+    try OutputFile.write(summaryMarkdown(), to: directory.appendingPathComponent("summary.md"))
   }
 
   /// table.md: calibration, the table, learning rates and their sensitivity, the grids' column order.

@@ -52,7 +52,7 @@ public struct PNGImage: Sendable, Equatable {
     return Data(png)
   }
 
-  public func write(to url: URL) throws { try AtomicFile.write(pngData, to: url) }
+  public func write(to url: URL) throws { try OutputFile.write(pngData, to: url) }
 
   static func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
     let typed = Array(type.utf8) + body

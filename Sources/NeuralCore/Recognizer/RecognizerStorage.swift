@@ -13,7 +13,7 @@ extension Recognizer {
     do {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     } catch {
-      throw InvalidInput(directory.path, "cannot create the directory: \(error.localizedDescription)")
+      throw InvalidInput(directory.path, "cannot create the directory: \(ErrorText.reason(error))")
     }
     let layout = network.layout
     let entries = layout.blocks.enumerated().map { i, block in
@@ -22,17 +22,14 @@ extension Recognizer {
     }
     try SafeTensorsFile.write(entries, metadata: ["format": "adjointdeis-recognizer"],
                               to: directory.appendingPathComponent(Self.weightsFile))
-    try AtomicFile.write(config.json(), to: directory.appendingPathComponent(Self.configFile))
+    try OutputFile.write(config.json(), to: directory.appendingPathComponent(Self.configFile))
   }
 
   /// Reads a folder written by `save`. A missing or unreadable file, a bad config, a missing, unexpected or
   /// wrong-shaped tensor, a non-float tensor or a non-finite value is an `InvalidInput` naming the file and tensor.
   public static func load(from directory: URL) throws -> Recognizer {
     let configURL = directory.appendingPathComponent(configFile)
-    let configData: Data
-    do { configData = try Data(contentsOf: configURL) } catch {
-      throw InvalidInput(configURL.path, "cannot read the recognizer config: \(error.localizedDescription)")
-    }
+    let configData = try InputFile.read(configURL)
     let config: RecognizerConfig
     do { config = try RecognizerConfig(json: configData, source: configURL.path) } catch let error as InvalidInput {
       throw InvalidInput(configURL.path, "\(error)")

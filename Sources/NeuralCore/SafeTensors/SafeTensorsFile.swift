@@ -28,12 +28,7 @@ public struct SafeTensorsFile: Sendable {
 
   /// Reads the whole file in one read and parses it.
   public static func read(_ url: URL) throws -> SafeTensorsFile {
-    let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw InvalidInput(url.path, "cannot read: \(error.localizedDescription)")
-    }
+    let data = try InputFile.read(url, limit: InputFile.tensorLimit)
     return try SafeTensorsFile(data: data, source: url.path)
   }
 

@@ -101,6 +101,6 @@ extension SafeTensorsFile {
 
   /// Writes the file whole (temporary file, then rename).
   public static func write(_ entries: [Entry], metadata: [String: String] = [:], to url: URL) throws {
-    try AtomicFile.write(encode(entries, metadata: metadata), to: url)
+    try OutputFile.write(encode(entries, metadata: metadata), to: url)
   }
 }

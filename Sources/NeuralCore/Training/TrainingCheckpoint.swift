@@ -33,7 +33,7 @@ public enum TrainingCheckpoint {
     }
     try SafeTensorsFile.write(entries, metadata: stamp.merging(["format": "pt"]) { a, _ in a },
                               to: directory.appendingPathComponent(weightsFile))
-    try AtomicFile.write(configJSON, to: directory.appendingPathComponent(configFile))
+    try OutputFile.write(configJSON, to: directory.appendingPathComponent(configFile))
   }
 
   static func entry<S: BLASScalar>(_ name: String, _ shape: [Int], _ values: [S]) -> SafeTensorsFile.Entry {

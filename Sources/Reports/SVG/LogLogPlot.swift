@@ -49,7 +49,7 @@ public struct LogLogPlot: Sendable {
     guard plotWidth >= 100, plotHeight >= 80, plotWidth.isFinite, plotHeight.isFinite else {
       throw InvalidInput("plotWidth/plotHeight", "must be at least 100 × 80 px, got \(plotWidth) × \(plotHeight)")
     }
-    try AtomicFile.write(svg(), to: url)
+    try OutputFile.write(svg(), to: url)
   }
 
   // Typography and spacing, px.

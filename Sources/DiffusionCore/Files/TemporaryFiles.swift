@@ -1,0 +1,87 @@
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The process's temporary files and folders (`.NAME.PID.tmp` beside their targets). Each is registered before it is
+/// created and unregistered once renamed into place, so that a failure (`removeAll`, called by the CLI on every exit)
+/// or SIGINT/SIGTERM/SIGHUP (`installSignalHandlers`) removes what is left. A SIGKILL leaves them; the next write
+/// to the same target sweeps those of dead processes (`sweepStale`).
+public enum TemporaryFiles {
+  private static let lock = NSLock()
+  nonisolated(unsafe) private static var paths: Set<String> = []
+  nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+  public static func register(_ url: URL) {
+    lock.lock(); defer { lock.unlock() }
+    paths.insert(url.path)
+  }
+
+  public static func unregister(_ url: URL) {
+    lock.lock(); defer { lock.unlock() }
+    paths.remove(url.path)
+  }
+
+  /// The registered paths (for tests and diagnostics).
+  public static var registered: [String] {
+    lock.lock(); defer { lock.unlock() }
+    return paths.sorted()
+  }
+
+  /// Removes every registered file or folder and forgets them.
+  public static func removeAll() {
+    lock.lock()
+    let all = paths
+    paths.removeAll()
+    lock.unlock()
+    for path in all { try? FileManager.default.removeItem(atPath: path) }
+  }
+
+  /// On SIGINT, SIGTERM or SIGHUP: remove the registered temporaries, then die of the same signal (so the exit status
+  /// says which). The signals are handled on a dispatch queue, not in an async-signal context, so the clean-up may
+  /// take locks and allocate.
+  public static func installSignalHandlers() {
+    lock.lock(); defer { lock.unlock() }
+    guard sources.isEmpty else { return }
+    for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+      signal(signalNumber, SIG_IGN)  // the dispatch source receives it instead of the default action
+      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+      source.setEventHandler {
+        removeAll()
+        signal(signalNumber, SIG_DFL)
+        kill(getpid(), signalNumber)
+      }
+      source.resume()
+      sources.append(source)
+    }
+  }
+
+  /// The temporary name for `target`: `.NAME.PID.tmp` in the same directory (same file system, so a rename moves it).
+  public static func temporary(for target: URL) -> URL {
+    target.deletingLastPathComponent()
+      .appendingPathComponent(".\(target.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+  }
+
+  /// Removes `.NAME.PID.tmp` files or folders beside `target` left by processes that no longer exist.
+  /// Returns the removed paths.
+  @discardableResult
+  public static func sweepStale(for target: URL) -> [URL] {
+    let directory = target.deletingLastPathComponent()
+    let prefix = ".\(target.lastPathComponent).", suffix = ".tmp"
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+    var removed: [URL] = []
+    let own = ProcessInfo.processInfo.processIdentifier
+    for name in names where name.hasPrefix(prefix) && name.hasSuffix(suffix) && name.count > prefix.count + suffix.count {
+      let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
+      guard middle.allSatisfy(\.isASCII), middle.allSatisfy(\.isNumber), let pid = Int32(middle), pid != own else { continue }
+      guard !Errno.processAlive(pid) else { continue }
+      let url = directory.appendingPathComponent(name)
+      if (try? FileManager.default.removeItem(at: url)) != nil { removed.append(url) }
+    }
+    return removed
+  }
+}
