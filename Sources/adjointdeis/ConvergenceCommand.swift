@@ -27,8 +27,28 @@ struct ConvergenceCommand: ParsableCommand {
   @Option(help: "Errors below this are treated as round-off and left out of the order fit.") var floor: Double = 1e-11
   @Option(help: "SDE: Brownian paths per seed; the strong error is the RMS over paths.") var paths: Int = 1
   @Option(help: "Output directory (created if missing).") var out: String
+  @Option(help: "Run only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/4) into DIR/shards/I-of-N/; then `adjointdeis merge DIR`.")
+  var shard: String?
 
   func run() throws {
+    let shardValue = try shard.map(Shard.init(parsing:))
+    let study = try makeStudy()
+    let directory = try Self.writableDirectory(out)
+    if let shardValue { return try runShard(study, shardValue, directory: directory) }
+
+    let started = Date()
+    let result = try study.run { message in
+      let elapsed = Date().timeIntervalSince(started)
+      if elapsed > 2 { FileHandle.standardError.write(Data(String(format: "[%6.1f s] %@\n", elapsed, message).utf8)) }
+    }
+    try Self.writeOutputs(result, to: directory)
+    let seconds = Date().timeIntervalSince(started)
+    FileHandle.standardError.write(Data(String(format: "%@: %d runs in %.1f s\n", study.name, result.records.count, seconds).utf8))
+    print(try result.summary().markdown)
+  }
+
+  /// The study the options describe, validated (no work done yet).
+  func makeStudy() throws -> ConvergenceStudy<GaussianMixture> {
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
     guard let studyKind = StudyKind(rawValue: kind) else { throw InvalidInput("kind", "expected ode or sde, got '\(kind)'") }
     let stepList = try steps.map(Self.integers) ?? [5, 10, 20, 40, 80, 160, 320, 640]
@@ -42,19 +62,14 @@ struct ConvergenceCommand: ParsableCommand {
     study.paths = paths
     study.rule.floor = floor
     try study.validate()
-    let directory = try Self.writableDirectory(out)
+    return study
+  }
 
-    let started = Date()
-    let result = try study.run { message in
-      let elapsed = Date().timeIntervalSince(started)
-      if elapsed > 2 { FileHandle.standardError.write(Data(String(format: "[%6.1f s] %@\n", elapsed, message).utf8)) }
-    }
+  /// What the unsharded run and `merge` write: the CSV and plots, NAME-summary.md and summary.md.
+  static func writeOutputs(_ result: StudyResult<GaussianMixture>, to directory: URL) throws {
     for url in try result.write(to: directory) { FileHandle.standardError.write(Data("wrote \(url.path)\n".utf8)) }
-    try AtomicFile.write(try result.summaryMarkdown(), to: directory.appendingPathComponent("\(studyName)-summary.md"))
+    try AtomicFile.write(try result.summaryMarkdown(), to: directory.appendingPathComponent("\(result.study.name)-summary.md"))
     try Self.writeSummary(directory)
-    let seconds = Date().timeIntervalSince(started)
-    FileHandle.standardError.write(Data(String(format: "%@: %d runs in %.1f s\n", studyName, result.records.count, seconds).utf8))
-    print(try result.summary().markdown)
   }
 
   static func integers(_ text: String) throws -> [Int] {

@@ -1,0 +1,56 @@
+import Convergence
+import DiffusionCore
+import Foundation
+import ToyModels
+
+/// The command line a shard records in its manifest, so `merge` can rebuild the same study: the subcommand's
+/// arguments as given, without `--shard` and `--out` (which differ between shards and the merge).
+enum ShardArguments {
+  static func recorded(subcommand: String) -> [String] {
+    var args = Array(CommandLine.arguments.dropFirst())
+    if let i = args.firstIndex(of: subcommand) { args.removeSubrange(0...i) }
+    var out: [String] = []
+    var i = 0
+    while i < args.count {
+      let a = args[i]
+      if a == "--shard" || a == "--out" { i += 2; continue }
+      if a.hasPrefix("--shard=") || a.hasPrefix("--out=") { i += 1; continue }
+      out.append(a)
+      i += 1
+    }
+    return out
+  }
+
+  static func log(_ message: String) { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+}
+
+extension ConvergenceCommand {
+  /// Runs one shard of the study and writes it to DIR/shards/I-of-N/ (atomically; nothing else in DIR).
+  func runShard(_ study: ConvergenceStudy<GaussianMixture>, _ shard: Shard, directory: URL) throws {
+    let started = Date()
+    let inputs = try ShardManifest.hashInputs([config])
+    let indices = study.runIndices(shard)
+    let result = try study.run(shard: shard) { message in
+      let elapsed = Date().timeIntervalSince(started)
+      if elapsed > 2 { ShardArguments.log(String(format: "[%6.1f s] %@", elapsed, message)) }
+    }
+    var manifest = ShardManifest(study: Self.configuration.commandName ?? "convergence", shard: shard,
+                                 arguments: ShardArguments.recorded(subcommand: "convergence"), inputs: inputs,
+                                 totalRuns: study.runList.count, runs: indices.count)
+    manifest.seconds = Date().timeIntervalSince(started)
+    let folder = try ShardStore.write(files: try result.shardFiles(indices: indices), manifest: manifest, to: directory)
+    ShardArguments.log(String(format: "%@ shard %@: runs %d..<%d of %d in %.1f s; wrote %@", study.name, shard.description,
+                              indices.lowerBound, indices.upperBound, manifest.totalRuns, manifest.seconds, folder.path))
+  }
+
+  /// `merge` for a convergence study: rebuilds the study from the recorded options and writes what the unsharded
+  /// run writes.
+  func merge(_ shards: [ShardStore.Loaded], into directory: URL) throws {
+    let study = try makeStudy()
+    let parts = try shards.map { (name: $0.name, runs: try $0.file(StudyResult<GaussianMixture>.shardRunsFile),
+                                  references: try $0.file(StudyResult<GaussianMixture>.shardReferencesFile)) }
+    let result = try StudyResult.merged(study: study, shards: parts)
+    try Self.writeOutputs(result, to: directory)
+    print(try result.summary().markdown)
+  }
+}
