@@ -64,7 +64,7 @@ start() {
   cat > "$conf" <<EOF
 # Written by scripts/slurm/local-cluster.sh: a one-node cluster on $host ($cpus CPUs).
 ClusterName=adjointdeis-local
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=$user
 SlurmdUser=$user
 SlurmctldPort=$port
@@ -94,7 +94,7 @@ SlurmdTimeout=30
 InactiveLimit=0
 KillWait=10
 Waittime=0
-NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
   export SLURM_CONF=$conf
@@ -102,6 +102,12 @@ EOF
   slurmctld -i -f "$conf" || die "slurmctld did not start (see $state/logs/slurmctld.log)"
   slurmd -f "$conf" || die "slurmd did not start (see $state/logs/slurmd.log)"
   for _ in $(seq 1 60); do
+    if ! pid_alive "$state/slurmctld.pid" || ! pid_alive "$state/slurmd.pid"; then
+      sleep 0.5  # a daemon that exits right after forking (port in use, bad config) has logged why by now
+      echo "--- slurmctld.log" >&2; tail -n 5 "$state/logs/slurmctld.log" >&2 || true
+      echo "--- slurmd.log" >&2; tail -n 5 "$state/logs/slurmd.log" >&2 || true
+      die "a daemon exited (port $port or $((port + 1)) in use? set ADJOINTDEIS_SLURM_PORT)"
+    fi
     if sinfo -h -N -o '%t' 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then
       echo "local-cluster: up: node $host, $cpus CPUs, state in $state"
       echo "local-cluster: export SLURM_CONF=$conf"
