@@ -36,6 +36,8 @@ struct MergeCommand: ParsableCommand {
     switch manifest.study {
     case "convergence":
       try ConvergenceCommand.parse(arguments).merge(shards, into: root)
+    case "network-study":
+      try NetworkStudyCommand.parse(arguments).run(mode: .merge(shards))
     default:
       throw InvalidInput("shards", "merging a \(manifest.study) study is not supported by this binary")
     }

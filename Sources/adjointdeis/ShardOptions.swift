@@ -54,3 +54,42 @@ extension ConvergenceCommand {
     print(try result.summary().markdown)
   }
 }
+
+/// What a study command does: everything, one shard, or the merge of all shards.
+enum StudyMode {
+  case whole
+  case shard(Shard)
+  case merge([ShardStore.Loaded])
+}
+
+extension NetworkStudyCommand {
+  static let epsReportFile = "eps-report.md"
+
+  func runShard<Network: NoisePredictor>(_ comparison: NetworkComparison<Network>, _ shard: Shard, epsReport: String?, directory: URL) throws {
+    let started = Date()
+    let model = URL(fileURLWithPath: self.model)
+    let inputs = try ShardManifest.hashInputs([data, model.appendingPathComponent("config.json").path,
+                                               model.appendingPathComponent("diffusion_pytorch_model.safetensors").path])
+    let partial = try comparison.run(shard: shard) { message in
+      ShardArguments.log(String(format: "[%6.1f s] %@", Date().timeIntervalSince(started), message))
+    }
+    var files = try comparison.shardFiles(partial, shard: shard)
+    if let epsReport { files.append((Self.epsReportFile, Data(epsReport.utf8))) }
+    var manifest = ShardManifest(study: Self.configuration.commandName ?? "network-study", shard: shard,
+                                 arguments: ShardArguments.recorded(subcommand: "network-study"), inputs: inputs,
+                                 totalRuns: comparison.runCount, runs: shard.range(weights: comparison.runWeights).count)
+    manifest.seconds = Date().timeIntervalSince(started)
+    let folder = try ShardStore.write(files: files, manifest: manifest, to: directory)
+    ShardArguments.log(String(format: "%@ shard %@: %d of %d runs in %.1f s; wrote %@", name, shard.description, manifest.runs,
+                              manifest.totalRuns, manifest.seconds, folder.path))
+  }
+
+  func merge<Network: NoisePredictor>(_ comparison: NetworkComparison<Network>, _ shards: [ShardStore.Loaded]) throws
+    -> (NetworkComparisonResult<Network>, String) {
+    let parts = try shards.map { s in
+      (name: s.name, files: Dictionary(uniqueKeysWithValues: try s.manifest.files.keys.sorted().map { ($0, try s.file($0)) }))
+    }
+    guard let report = parts.first?.files[Self.epsReportFile] else { throw InvalidInput("shards", "shard 0 has no \(Self.epsReportFile)") }
+    return (try comparison.merged(shards: parts), String(decoding: report, as: UTF8.self))
+  }
+}

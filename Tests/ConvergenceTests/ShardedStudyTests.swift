@@ -1,5 +1,6 @@
 import DiffusionCore
 import Foundation
+import Integrators
 import ToyModels
 import XCTest
 
@@ -85,5 +86,45 @@ final class ShardedStudyTests: XCTestCase {
     XCTAssertThrowsError(try StudyResult.merged(study: study, shards: [parts[0], parts[1], foreign])) { XCTAssertTrue("\($0)".contains("is not seed"), "\($0)") }
     let cut = (name: "2-of-3", runs: parts[2].runs.prefix(parts[2].runs.count / 2), references: parts[2].references)
     XCTAssertThrowsError(try StudyResult.merged(study: study, shards: [parts[0], parts[1], cut]))
+  }
+
+  /// The toy-versus-network comparison in shards (a second mixture stands in for the network: cheap, same code path),
+  /// with the reference comparison: merged outputs equal the unsharded ones except the wall-time line.
+  func testMergedNetworkComparisonEqualsUnsharded() throws {
+    let data = try ImageMixtureConfig(K: 2, seed: 1, std: 0.3, condition: false, size: 4)
+    let mixture = try ImageMixture.build(data)
+    let other = try ImageMixture.build(try ImageMixtureConfig(K: 2, seed: 2, std: 0.35, condition: false, size: 4))
+    var rng = SeededGenerator(seed: 4)
+    let comparison = try NetworkComparison(
+      name: "sharded-net", mixture: mixture, network: other, T: 0.8, tEps: 0.05, xT: rng.normals(16), z: [],
+      loss: SquaredDistanceLoss(target: mixture.means[0]), solvers: [SolverSpec("adjointdeis-1/exact"), SolverSpec("adjointdeis-2m/recorded")],
+      steps: [5, 10, 20], referenceTolerance: 1e-8, networkLabel: "other-mixture", networkDescription: "a second mixture")
+    func texts(_ r: NetworkComparisonResult<GaussianMixture>) throws -> [String: String] {
+      let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sharded-net-\(UUID().uuidString)", isDirectory: true)
+      try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+      defer { try? FileManager.default.removeItem(at: dir) }
+      var out: [String: String] = [:]
+      for url in try r.write(to: dir) {
+        out[url.lastPathComponent] = try String(contentsOf: url, encoding: .utf8)
+          .replacingOccurrences(of: #"Wall time of the solver runs:[^\n]*"#, with: "<wall>", options: .regularExpression)
+          .replacingOccurrences(of: #"(?m)^((?:[^,\n]*,){12})[^,\n]*"#, with: "$1<wall>", options: .regularExpression)  // wall_time_s, column 13
+      }
+      return out
+    }
+    XCTAssertEqual(StudyResult<GaussianMixture>.csvColumns[12], "wall_time_s")
+    let expected = try texts(try comparison.run())
+    XCTAssertFalse(try comparison.run().gradientDistance.isEmpty)
+    for n in [2, 5] {
+      var parts: [(name: String, files: [String: Data])] = []
+      for i in 0..<n {
+        let shard = try Shard(index: i, count: n)
+        let files = try comparison.shardFiles(try comparison.run(shard: shard), shard: shard)
+        parts.append((shard.name, Dictionary(uniqueKeysWithValues: files.map { ($0.name, $0.data) })))
+      }
+      XCTAssertEqual(parts.filter { $0.files["reference-comparison.csv"] != nil }.count, 1)
+      let merged = try texts(try comparison.merged(shards: parts))
+      XCTAssertEqual(merged.keys.sorted(), expected.keys.sorted())
+      for (name, text) in expected { XCTAssertEqual(merged[name], text, "\(n) shards: \(name) differs") }
+    }
   }
 }

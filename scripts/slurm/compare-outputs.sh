@@ -4,7 +4,7 @@
 # Checks that `adjointdeis merge` wrote what the unsharded run wrote: the same set of files at the top of both
 # folders (MERGED_DIR's shards/, logs/ and slurm/ are ignored), every file byte for byte the same, except wall times:
 #   * CSV files: every cell equal, except columns whose name ends in wall_time_s;
-#   * Markdown files: equal after masking the reference's wall time ("slowest of K: X s").
+#   * Markdown files: equal after masking the wall times ("slowest of K: X s", "Wall time of the solver runs: ...").
 # Prints one line per file and exits non-zero on the first set of differences (all differing files are listed).
 # Needs only bash, coreutils, diff and perl (perl-base is in every Debian).
 set -euo pipefail
@@ -21,7 +21,7 @@ mask_csv() {  # blank every *wall_time_s column; RFC 4180 fields (quoted fields 
     else { for my $i (0..$#f) { $f[$i] = "<wall>" if $mask[$i]; } }
     print join(",", @f), "\n";' "$1"
 }
-mask_md() { sed -E 's/slowest of ([0-9]+): [^ ]+ s/slowest of \1: <wall> s/g' "$1"; }
+mask_md() { sed -E -e "s/slowest of ([0-9]+): [^ ]+ s/slowest of \1: <wall> s/g" -e "s/^Wall time of the solver runs:.*/<wall>/" "$1"; }
 
 list() { (cd "$1" && find . -maxdepth 1 -type f ! -name '.*' | sed 's|^\./||' | sort); }
 if ! diff <(list "$a") <(list "$b") >/dev/null; then

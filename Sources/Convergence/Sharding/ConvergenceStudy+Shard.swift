@@ -32,12 +32,20 @@ extension ConvergenceStudy {
   /// Runs one shard's part of the study: the reference of every (seed, path) it touches, then its runs. The result
   /// holds only those records and references; `StudyResult.merged` puts the shards back together.
   public func run(shard: Shard, progress: (String) -> Void = { _ in }) throws -> StudyResult<Model> {
+    try run(indices: runIndices(shard), label: "shard \(shard)", progress: progress)
+  }
+
+  /// Runs the runs `indices` of `runList` (with the references they need).
+  public func run(indices: Range<Int>, label: String, progress: (String) -> Void = { _ in }) throws -> StudyResult<Model> {
     try validate()
     let all = runList
+    guard indices.lowerBound >= 0, indices.upperBound <= all.count else {  // invariant: callers cut runList
+      throw InvalidInput("shard", "runs \(indices) outside the study's \(all.count)")
+    }
     var records: [RunRecord] = []
     var references: [ReferenceInfo] = []
     var current: (seed: Int, path: Int, problem: StudyProblem<Model>, reference: GradientResult, noise: NoiseSource)? = nil
-    for k in runIndices(shard) {
+    for k in indices {
       let run = all[k]
       if current == nil || current!.seed != run.seed || current!.path != run.path {
         let p = try problem(seed: run.seed)
@@ -48,7 +56,7 @@ extension ConvergenceStudy {
         current = (run.seed, run.path, p, reference, noise)
       }
       guard let c = current, let spec = solvers.first(where: { $0.name == run.solver }) else { continue }  // invariant: set above; names from solvers
-      progress("\(name) shard \(shard): seed \(run.seed)\(kind == .sde ? " path \(run.path)" : "") \(spec.name) M=\(run.steps)")
+      progress("\(name) \(label): seed \(run.seed)\(kind == .sde ? " path \(run.path)" : "") \(spec.name) M=\(run.steps)")
       var record = runOne(spec, steps: run.steps, problem: c.problem, seed: run.seed, noise: c.noise, reference: c.reference)
       record.path = run.path
       records.append(record)
