@@ -38,6 +38,8 @@ struct MergeCommand: ParsableCommand {
       try ConvergenceCommand.parse(arguments).merge(shards, into: root)
     case "network-study":
       try NetworkStudyCommand.parse(arguments).run(mode: .merge(shards))
+    case "morph":
+      try MorphCommand.parse(arguments).run(mode: .merge(shards))
     default:
       throw InvalidInput("shards", "merging a \(manifest.study) study is not supported by this binary")
     }

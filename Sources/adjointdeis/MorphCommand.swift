@@ -32,8 +32,14 @@ struct MorphCommand: ParsableCommand {
   @Option(help: "Override: where x_T may go (sphere | none).") var constraint: String?
   @Option(help: "Override: comma-separated learning rates to tune over.") var learningRates: String?
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
+  @Option(help: "Run only shard I of N (0-based) into DIR/shards/I-of-N/; then `adjointdeis merge DIR`.") var shard: String?
 
   func run() throws {
+    try run(mode: try shard.map(Shard.init(parsing:)).map(StudyMode.shard) ?? .whole)
+  }
+
+  /// The whole experiment, one shard of it, or the merge of its shards.
+  func run(mode: StudyMode) throws {
     setBLASThreads(threads)
     var c = try MorphConfig.load(from: URL(fileURLWithPath: config))
     if let pairs { c.pairs = pairs; c.unetPairs = min(c.unetPairs, pairs) }
@@ -66,7 +72,12 @@ struct MorphCommand: ParsableCommand {
     let experiment = try MorphExperiment(config: c, recognizers: recognizers, data: data) { line in
       FileHandle.standardError.write(Data(String(format: "[%7.1f s] %@\n", Date().timeIntervalSince(start), line).utf8))
     }
-    let report = try experiment.run(unet: unet)
+    let report: MorphReport
+    switch mode {
+    case .shard(let s): return try runShard(experiment, c, s, unet: unet)
+    case .merge(let shards): report = try experiment.merged(try shards.map { ($0.name, try MorphShardResult(json: try $0.file(MorphShardResult.fileName), what: $0.name)) })
+    case .whole: report = try experiment.run(unet: unet)
+    }
     try report.write(to: URL(fileURLWithPath: out), imageSide: data.size)
     print(report.tableMarkdown())
     print("wrote \(out) in \(ReportFormat.fixed(report.seconds, decimals: 1)) s")

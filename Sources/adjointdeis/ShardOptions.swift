@@ -1,6 +1,8 @@
 import Convergence
 import DiffusionCore
 import Foundation
+import Morphing
+import NeuralCore
 import ToyModels
 
 /// The command line a shard records in its manifest, so `merge` can rebuild the same study: the subcommand's
@@ -91,5 +93,22 @@ extension NetworkStudyCommand {
     }
     guard let report = parts.first?.files[Self.epsReportFile] else { throw InvalidInput("shards", "shard 0 has no \(Self.epsReportFile)") }
     return (try comparison.merged(shards: parts), String(decoding: report, as: UTF8.self))
+  }
+}
+
+extension MorphCommand {
+  func runShard<Network: NoisePredictor>(_ experiment: MorphExperiment<Recognizer>, _ c: MorphConfig, _ shard: Shard, unet: Network?) throws {
+    let started = Date()
+    var paths = [config, c.data.path] + c.recognizers.map(\.path)
+    if c.models.contains("unet"), let u = c.unet { paths.append(u.path) }
+    let inputs = try ShardManifest.hashInputs(paths)
+    let result = try experiment.run(shard: shard, unet: unet)
+    var manifest = ShardManifest(study: Self.configuration.commandName ?? "morph", shard: shard,
+                                 arguments: ShardArguments.recorded(subcommand: "morph"), inputs: inputs,
+                                 totalRuns: experiment.units.count, runs: shard.range(weights: experiment.unitWeights).count)
+    manifest.seconds = Date().timeIntervalSince(started)
+    let folder = try ShardStore.write(files: [(MorphShardResult.fileName, try result.json())], manifest: manifest, to: URL(fileURLWithPath: out))
+    ShardArguments.log(String(format: "morph shard %@: %d of %d (model, method) units in %.1f s; wrote %@", shard.description, manifest.runs,
+                              manifest.totalRuns, manifest.seconds, folder.path))
   }
 }

@@ -51,10 +51,20 @@ public struct ShardManifest: Codable, Equatable, Sendable {
     return out
   }
 
-  /// The SHA-256 of each input file, read now.
+  /// The SHA-256 of each input file, read now; a directory stands for every file in it (recursively).
   public static func hashInputs(_ paths: [String]) throws -> [String: String] {
     var out: [String: String] = [:]
+    var files: [String] = []
     for path in paths {
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        let inside = (FileManager.default.subpaths(atPath: path) ?? []).sorted().map { (path as NSString).appendingPathComponent($0) }
+        files += inside.filter { var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && !d.boolValue }
+      } else {
+        files.append(path)
+      }
+    }
+    for path in files {
       let data: Data
       do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         throw InvalidInput(path, "cannot read input file: \(error.localizedDescription)")
