@@ -12,13 +12,13 @@ final class ShardedStudyTests: XCTestCase {
   func odeStudy() throws -> ConvergenceStudy<GaussianMixture> {
     let base = try TheoremOneTests.diagonal()
     return try ConvergenceStudy(name: "sharded-ode", kind: .ode, problem: base, variant: { try base.randomVariant(seed: $0) },
-                                solvers: ["adjointdeis-1/exact", "adjointdeis-2m/recorded", "dto/dpm-solver-2m"].map(SolverSpec.init),
+                                solvers: ["adjointdeis-1/exact", "adjointdeis-2m/recorded", "dto/dpm-solver-2m"].map { try MethodSpec($0) },
                                 steps: [5, 10, 20, 40], seeds: 2)
   }
 
   func sdeStudy() throws -> ConvergenceStudy<GaussianMixture> {
     var study = try ConvergenceStudy(name: "sharded-sde", kind: .sde, problem: try TheoremOneTests.diagonal(),
-                                     solvers: [SolverSpec("adjointdeis-1/recorded")], steps: [5, 10, 20])
+                                     solvers: [MethodSpec("adjointdeis-1/recorded")], steps: [5, 10, 20])
     study.fineFactor = 4
     study.paths = 3
     return study
@@ -97,7 +97,7 @@ final class ShardedStudyTests: XCTestCase {
     var rng = SeededGenerator(seed: 4)
     let comparison = try NetworkComparison(
       name: "sharded-net", mixture: mixture, network: other, T: 0.8, tEps: 0.05, xT: rng.normals(16), z: [],
-      loss: SquaredDistanceLoss(target: mixture.means[0]), solvers: [SolverSpec("adjointdeis-1/exact"), SolverSpec("adjointdeis-2m/recorded")],
+      loss: SquaredDistanceLoss(target: mixture.means[0]), solvers: [MethodSpec("adjointdeis-1/exact"), MethodSpec("adjointdeis-2m/recorded")],
       steps: [5, 10, 20], referenceTolerance: 1e-8, networkLabel: "other-mixture", networkDescription: "a second mixture")
     func texts(_ r: NetworkComparisonResult<GaussianMixture>) throws -> [String: String] {
       let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sharded-net-\(UUID().uuidString)", isDirectory: true)

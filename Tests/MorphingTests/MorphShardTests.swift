@@ -16,7 +16,7 @@ final class MorphShardTests: XCTestCase {
     defer { try? FileManager.default.removeItem(at: directory) }
     var c = pipeline.config(directory)
     c.models = ["mixture", "unet"]
-    c.methods = [MorphMethod.dim, .adjointDEIS1ODE]
+    c.methods = [MorphMethod.dim, try MorphMethod.named("adjointdeis-1/ode")]
     c.unetLearningRates = "mixture"
     let recognizers = [try MorphFixtures.recognizer(width: 3, seed: 1), try MorphFixtures.recognizer(width: 4, seed: 2)]
     let unet = try pipeline.tinyUNet()

@@ -17,7 +17,7 @@ extension ConvergenceStudy {
     for seed in 0..<seeds {
       for path in 0..<paths {
         for spec in solvers {
-          for m in steps { out.append(StudyRun(seed: seed, path: path, solver: spec.name, steps: m)) }
+          for m in steps { out.append(StudyRun(seed: seed, path: path, solver: spec.text, steps: m)) }
         }
       }
     }
@@ -55,8 +55,8 @@ extension ConvergenceStudy {
                                         evaluations: reference.sampling + reference.adjoint))
         current = (run.seed, run.path, p, reference, noise)
       }
-      guard let c = current, let spec = solvers.first(where: { $0.name == run.solver }) else { continue }  // invariant: set above; names from solvers
-      progress("\(name) \(label): seed \(run.seed)\(kind == .sde ? " path \(run.path)" : "") \(spec.name) M=\(run.steps)")
+      guard let c = current, let spec = solvers.first(where: { $0.text == run.solver }) else { continue }  // invariant: set above; names from solvers
+      progress("\(name) \(label): seed \(run.seed)\(kind == .sde ? " path \(run.path)" : "") \(spec.text) M=\(run.steps)")
       var record = runOne(spec, steps: run.steps, problem: c.problem, seed: run.seed, noise: c.noise, reference: c.reference)
       record.path = run.path
       records.append(record)

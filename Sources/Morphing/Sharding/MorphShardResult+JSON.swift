@@ -104,8 +104,7 @@ private struct R {
   }
 
   func method(_ o: [String: Any]) throws -> MorphMethod {
-    guard let m = MorphMethod(rawValue: try string(o, "method")) else { throw InvalidInput(what, "unknown method '\(try string(o, "method"))'") }
-    return m
+    do { return try MorphMethod.named(try string(o, "method")) } catch let e as InvalidInput { throw InvalidInput(what, e.reason) }
   }
 
   func string(_ o: [String: Any], _ key: String) throws -> String {
