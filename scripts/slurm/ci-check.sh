@@ -14,7 +14,8 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   command -v apt-get >/dev/null || { echo "error: slurm-ci: slurm-wlm and munge are missing and there is no apt-get" >&2; exit 1; }
   step "installing slurm-wlm and munge"
   export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null
+  timeout 600 apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null \
+    || { timeout 300 apt-get update >/dev/null && timeout 600 apt-get install -y --no-install-recommends slurm-wlm munge >/dev/null; }
 fi
 
 bin=${1:-}
