@@ -102,7 +102,8 @@ EOF
   slurmctld -i -f "$conf" || die "slurmctld did not start (see $state/logs/slurmctld.log)"
   slurmd -f "$conf" || die "slurmd did not start (see $state/logs/slurmd.log)"
   for _ in $(seq 1 60); do
-    if ! pid_alive "$state/slurmctld.pid" || ! pid_alive "$state/slurmd.pid"; then
+    # (the daemons write their pid files a moment after forking: only a pid file whose process is gone means death)
+    if { [[ -f $state/slurmctld.pid ]] && ! pid_alive "$state/slurmctld.pid"; } || { [[ -f $state/slurmd.pid ]] && ! pid_alive "$state/slurmd.pid"; }; then
       sleep 0.5  # a daemon that exits right after forking (port in use, bad config) has logged why by now
       echo "--- slurmctld.log" >&2; tail -n 5 "$state/logs/slurmctld.log" >&2 || true
       echo "--- slurmd.log" >&2; tail -n 5 "$state/logs/slurmd.log" >&2 || true
