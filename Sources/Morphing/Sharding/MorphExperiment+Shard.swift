@@ -21,13 +21,19 @@ extension MorphExperiment {
   /// Every (model, method) in the config's order: the list a shard cuts.
   public var units: [MorphUnit] { config.models.flatMap { m in config.methods.map { MorphUnit(model: m, method: $0) } } }
 
-  /// Estimated cost for balancing only (never changes a result): a gradient method runs its descent once per tuned
-  /// learning rate and once on the evaluation pairs; the UNet costs about 30 mixture evaluations per pair (measured
-  /// share of the 55-minute run: 50 of 55 minutes on 20 UNet pairs).
+  /// Estimated cost for balancing only (never changes a result), in mixture descent steps on one pair: a gradient
+  /// method is tuned (every learning rate on the tuning pairs) and run on the evaluation pairs; a UNet evaluation
+  /// costs about 30 mixture evaluations (the 55-minute run spent 50 minutes on 20 UNet pairs); a UNet that takes the
+  /// mixture's rates only reruns the mixture's tuning. The baselines cost about one descent step per pair.
   public var unitWeights: [Double] {
-    units.map { u in
-      let runs = u.method.isGradient ? Double(config.learningRates.count * config.tuningPairs + config.pairs) * Double(config.settings.optimizationSteps) : Double(config.pairs)
-      return u.model == "unet" ? 30 * runs * Double(config.unetPairs) / Double(max(config.pairs, 1)) : runs
+    let steps = Double(config.settings.optimizationSteps)
+    let tuning = Double(config.learningRates.count * config.tuningPairs) * steps
+    return units.map { u in
+      let unet = u.model == "unet"
+      let pairs = Double(unet ? config.unetPairs : config.pairs), scale = unet ? 30.0 : 1.0
+      guard u.method.isGradient else { return pairs * scale }
+      let tuned = unet && config.unetLearningRates == "mixture" ? tuning : tuning * scale
+      return tuned + pairs * steps * scale
     }
   }
 
