@@ -35,7 +35,9 @@ let package = Package(
       dependencies: [
         "DiffusionCore", "ToyModels", "Integrators", "Reports", "Convergence", "NeuralCore", "Morphing",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]),
+      ],
+      // A GNU build-id (a hash of the linked code): the code version every shard of a sharded run records.
+      linkerSettings: [.unsafeFlags(["-Xlinker", "--build-id=sha1"], .when(platforms: [.linux]))]),
     .testTarget(name: "DiffusionCoreTests", dependencies: ["DiffusionCore"]),
     .testTarget(name: "ToyModelsTests", dependencies: ["ToyModels", "DiffusionCore"]),
     .testTarget(name: "IntegratorsTests", dependencies: ["Integrators", "ToyModels", "DiffusionCore"]),

@@ -29,8 +29,28 @@ struct ConvergenceCommand: ParsableCommand {
   @Option(help: "Errors below this are treated as round-off and left out of the order fit.") var floor: Double = 1e-11
   @Option(help: "SDE: Brownian paths per seed; the strong error is the RMS over paths.") var paths: Int = 1
   @Option(help: "Output directory (created if missing).") var out: String
+  @Option(help: "Run only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/4) into DIR/shards/I-of-N/; then `adjointdeis merge DIR`.")
+  var shard: String?
 
   func run() throws {
+    let shardValue = try shard.map(Shard.init(parsing:))
+    let study = try makeStudy()
+    if let shardValue { return try runShard(study, shardValue, directory: try ShardArguments.writableDirectory(out)) }
+    let folder = try OutputFolder(out, field: "out")  // all files appear together at the end, or none
+
+    let started = Date()
+    let result = try study.run { message in
+      let elapsed = Date().timeIntervalSince(started)
+      if elapsed > 2 { FileHandle.standardError.write(Data(String(format: "[%6.1f s] %@\n", elapsed, message).utf8)) }
+    }
+    try Self.writeOutputs(result, to: folder)
+    let seconds = Date().timeIntervalSince(started)
+    FileHandle.standardError.write(Data(String(format: "%@: %d runs in %.1f s\n", study.name, result.records.count, seconds).utf8))
+    print(try result.summary().markdown)
+  }
+
+  /// The study the options describe, validated (no work done yet).
+  func makeStudy() throws -> ConvergenceStudy<GaussianMixture> {
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
     let stepList = try steps.map(Self.integers) ?? [5, 10, 20, 40, 80, 160, 320, 640]
     let studyName = name ?? (URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent + "-" + kind.rawValue)
@@ -43,20 +63,16 @@ struct ConvergenceCommand: ParsableCommand {
     study.rule.floor = floor
     try study.rule.validate()
     try study.validate()
-    let folder = try OutputFolder(out, field: "out")  // all files appear together at the end, or none
+    return study
+  }
 
-    let started = Date()
-    let result = try study.run { message in
-      let elapsed = Date().timeIntervalSince(started)
-      if elapsed > 2 { FileHandle.standardError.write(Data(String(format: "[%6.1f s] %@\n", elapsed, message).utf8)) }
-    }
+  /// What the unsharded run and `merge` write: the CSV and plots, NAME-summary.md and summary.md, moved into the
+  /// output folder together.
+  static func writeOutputs(_ result: StudyResult<GaussianMixture>, to folder: OutputFolder) throws {
     _ = try folder.writing { try result.write(to: $0) }
-    try folder.write(try result.summaryMarkdown(), as: "\(studyName)-summary.md")
+    try folder.write(try result.summaryMarkdown(), as: "\(result.study.name)-summary.md")
     try Self.writeSummary(folder)
     for url in try folder.commit() { FileHandle.standardError.write(Data("wrote \(url.path)\n".utf8)) }
-    let seconds = Date().timeIntervalSince(started)
-    FileHandle.standardError.write(Data(String(format: "%@: %d runs in %.1f s\n", studyName, result.records.count, seconds).utf8))
-    print(try result.summary().markdown)
   }
 
   static func integers(_ text: String) throws -> [Int] {

@@ -34,8 +34,14 @@ struct MorphCommand: ParsableCommand {
   @Option(help: "Override: where x_T may go.") var constraint: NoiseConstraint?
   @Option(help: "Override: comma-separated learning rates to tune over.") var learningRates: String?
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
+  @Option(help: "Run only shard I of N (0-based) into DIR/shards/I-of-N/; then `adjointdeis merge DIR`.") var shard: String?
 
   func run() throws {
+    try run(mode: try shard.map(Shard.init(parsing:)).map(StudyMode.shard) ?? .whole)
+  }
+
+  /// The whole experiment, one shard of it, or the merge of its shards.
+  func run(mode: StudyMode) throws {
     setBLASThreads(threads)
     var c = try MorphConfig.load(from: URL(fileURLWithPath: config))
     if let pairs { c.pairs = pairs; c.unetPairs = min(c.unetPairs, pairs) }
@@ -50,7 +56,10 @@ struct MorphCommand: ParsableCommand {
       c.learningRates = try OptionList.numbers(learningRates, option: "learning-rates")
     }
     try c.validate()
-    let folder = try OutputFolder(out, field: "out")  // checked now, not after the experiment; files appear together
+    // Checked now, not after the experiment. The whole and merged runs stage DIR and move their files in together;
+    // a shard writes only DIR/shards/I-of-N/ (ShardStore) and never stages DIR.
+    var folder: OutputFolder? = nil
+    if case .shard = mode { _ = try ShardArguments.writableDirectory(out) } else { folder = try OutputFolder(out, field: "out") }
     let data = try ImageMixtureConfig.load(from: c.data)
     try data.schedule.validate(tEps: c.settings.tEps, T: c.settings.T)
     let recognizers = try c.recognizers.map { try Recognizer.load(from: $0) }
@@ -67,9 +76,14 @@ struct MorphCommand: ParsableCommand {
     let experiment = try MorphExperiment(config: c, recognizers: recognizers, data: data) { line in
       FileHandle.standardError.write(Data(String(format: "[%7.1f s] %@\n", Date().timeIntervalSince(start), line).utf8))
     }
-    let report = try experiment.run(unet: unet)
-    try folder.writing { try report.write(to: $0, imageSide: data.size) }
-    try folder.commit()
+    let report: MorphReport
+    switch mode {
+    case .shard(let s): return try runShard(experiment, c, s, unet: unet)
+    case .merge(let shards): report = try experiment.merged(try shards.map { ($0.name, try MorphShardResult(json: try $0.file(MorphShardResult.fileName), what: $0.name)) })
+    case .whole: report = try experiment.run(unet: unet)
+    }
+    try folder?.writing { try report.write(to: $0, imageSide: data.size) }
+    try folder?.commit()
     print(report.tableMarkdown())
     print("wrote \(out) in \(ReportFormat.fixed(report.seconds, decimals: 1)) s")
   }

@@ -36,8 +36,16 @@ struct NetworkStudyCommand: ParsableCommand {
   @Option(help: "The network's precision: float64 | float32.") var dtype: String = "float64"
   @Option(help: "Compare the two models' RK45 reference gradients over this many x_T seeds (seed, seed+1, ...) instead of running the study; writes DIR/NAME-distance.md.")
   var distanceSeeds: Int = 0
+  @Option(help: "Run only shard I of N (0-based) into DIR/shards/I-of-N/; then `adjointdeis merge DIR`.") var shard: String?
 
   func run() throws {
+    let shardValue = try shard.map(Shard.init(parsing:))
+    if shardValue != nil && distanceSeeds > 0 { throw InvalidInput("shard", "--distance-seeds runs are not sharded") }
+    try run(mode: shardValue.map(StudyMode.shard) ?? .whole)
+  }
+
+  /// The whole study, one shard of it, or the merge of its shards.
+  func run(mode: StudyMode) throws {
     setBLASThreads(threads)
     try OptionList.fileName(name, option: "name")
     var isDirectory: ObjCBool = false
@@ -50,7 +58,7 @@ struct NetworkStudyCommand: ParsableCommand {
       let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
       let unet = try UNet2DModel<Float>.load(directory: URL(fileURLWithPath: model))
       try NetworkData.check(unet.config, fits: dataConfig)
-      return try study(UNetFloat32Predictor(try UNetNoisePredictor<Float>(
+      return try study(mode: mode, UNetFloat32Predictor(try UNetNoisePredictor<Float>(
         model: unet, schedule: dataConfig.schedule, height: dataConfig.size, width: dataConfig.size)), parameterCount: unet.parameterCount,
         channels: unet.config.blockOutChannels)
     default: throw InvalidInput("dtype", "expected float64 or float32, got '\(dtype)'")
@@ -59,10 +67,10 @@ struct NetworkStudyCommand: ParsableCommand {
     let unet = try UNet2DModel<Double>.load(directory: URL(fileURLWithPath: model))
     try NetworkData.check(unet.config, fits: dataConfig)
     let network = UNetFloat64Predictor(try UNetNoisePredictor<Double>(model: unet, schedule: dataConfig.schedule, height: dataConfig.size, width: dataConfig.size))
-    try study(network, parameterCount: unet.parameterCount, channels: unet.config.blockOutChannels)
+    try study(mode: mode, network, parameterCount: unet.parameterCount, channels: unet.config.blockOutChannels)
   }
 
-  func study<Network: NoisePredictor>(_ network: Network, parameterCount: Int, channels: [Int]) throws {
+  func study<Network: NoisePredictor>(mode: StudyMode, _ network: Network, parameterCount: Int, channels: [Int]) throws {
     let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
     let mixture = try ImageMixture.build(dataConfig)
     guard (0..<dataConfig.K).contains(targetComponent) else {
@@ -78,8 +86,13 @@ struct NetworkStudyCommand: ParsableCommand {
       steps: ConvergenceCommand.integers(steps), referenceTolerance: referenceTolerance, floor: floor,
       networkLabel: "unet-\(parameterCount)-\(dtype)",
       networkDescription: "UNet2DModel (\(parameterCount) parameters, block_out_channels \(channels)) from \(model), \(dtype), trained on the same mixture")
-    let folder = try OutputFolder(out, field: "out")  // all files appear together at the end, or none
     let started = Date()
+    if case .shard(let s) = mode {  // a shard writes only DIR/shards/I-of-N/ (ShardStore), never stages DIR
+      let directory = try ShardArguments.writableDirectory(out)
+      let report = s.index == 0 ? try EpsErrorReport.measure(network: network, mixture: mixture, data: dataConfig, samples: epsSamples, seed: 12_345).markdown : nil
+      return try runShard(comparison, s, epsReport: report, directory: directory)
+    }
+    let folder = try OutputFolder(out, field: "out")  // all files appear together at the end, or none
     if distanceSeeds > 0 {
       let distance = try ReferenceDistance.measure(
         mixture: mixture, network: network, T: T, tEps: tEps, z: z, loss: loss, seeds: (0..<UInt64(distanceSeeds)).map { seed + $0 },
@@ -90,12 +103,18 @@ struct NetworkStudyCommand: ParsableCommand {
       print(text)
       return
     }
-    let report = try EpsErrorReport.measure(network: network, mixture: mixture, data: dataConfig, samples: epsSamples, seed: 12_345)
-    log(report.markdown)
-    let result = try comparison.run { message in
-      log(String(format: "[%6.1f s] %@", Date().timeIntervalSince(started), message))
+    let reportMarkdown: String
+    let result: NetworkComparisonResult<Network>
+    if case .merge(let shards) = mode {
+      (result, reportMarkdown) = try merge(comparison, shards)
+    } else {
+      reportMarkdown = try EpsErrorReport.measure(network: network, mixture: mixture, data: dataConfig, samples: epsSamples, seed: 12_345).markdown
+      log(reportMarkdown)
+      result = try comparison.run { message in
+        log(String(format: "[%6.1f s] %@", Date().timeIntervalSince(started), message))
+      }
     }
-    var extra = "\n## Eps error of the network against the analytic eps, per noise level\n\n" + report.markdown
+    var extra = "\n## Eps error of the network against the analytic eps, per noise level\n\n" + reportMarkdown
     if let weights = try? SafeTensorsFile.read(URL(fileURLWithPath: model).appendingPathComponent("diffusion_pytorch_model.safetensors")) {
       extra += "\nTraining (from the weights' metadata): step \(weights.metadata["step"] ?? "?"), "
         + "\(weights.metadata["training_seconds"].flatMap(Double.init).map { String(format: "%.0f s", $0) } ?? "?") of training.\n"
