@@ -16,6 +16,7 @@ public struct GaussianLinearAdjoint: Sendable {
   public var wantParameters: Bool
   public var linearPart: GaussianLinearPart
   public var quadrature = GaussLegendre()
+  public var zGrowth = ZGrowth.adjoint
 
   public init(order: Int, linearPart: GaussianLinearPart, dynamics: Dynamics = .ode, wantParameters: Bool = true) throws {
     guard order == 1 || order == 2 else { throw InvalidInput("solver", "the Gaussian-linear adjoint has orders 1 and 2 (2M), got \(order)") }
@@ -62,7 +63,7 @@ public struct GaussianLinearAdjoint: Sendable {
       let (alphaT, sigmaT, alphaS) = (grid.alphas[t], grid.sigmas[t], grid.alphas[s])
       let second = order == 2 && previous != nil
       let weights = LinearStepWeights(variances: variances, meanVariance: s2, from: lt, to: ls, kappa: kappa,
-                                      second: second, quadrature: quadrature)
+                                      second: second, quadrature: quadrature, zGrowth: zGrowth)
       let slope = second ? 1 / (lt - grid.lambdas[t - 1]) : 0
 
       // N = Q^T (J^T b - J_G b), J_G = Q diag(sigma / (alpha^2 s_k^2 + sigma^2)) Q^T  (docs/gaussian-linear-part.md#a-x)
@@ -81,7 +82,7 @@ public struct GaussianLinearAdjoint: Sendable {
       ax = linearPart.fromEigen(next).map { $0 / alphaS }
 
       // a_z, a_theta: W^ = zScale(lambda_t) alpha_t a_x^T d eps/dz, frozen (o1) or extrapolated (o2)  (#a-z)
-      let scale = LinearStepWeights.zScale(lt, meanVariance: s2, kappa: kappa) * alphaT
+      let scale = alphaT / zGrowth.psi(lt, meanVariance: s2, kappa: kappa)
       let w = vjp.z.map { scale * $0 }, u = vjp.theta.map { scale * $0 }
       let cw = previous?.bucket == bucket && second ? weights.o2 * slope : 0
       let wPrevious = previous?.w ?? w

@@ -17,7 +17,7 @@ struct LinearStepWeights {
 
   /// Weights for the distinct variances `variances` (one entry for the isotropic form).
   init(variances: [Double], meanVariance: Double, from lt: Double, to ls: Double, kappa: Double,
-       second: Bool, quadrature: GaussLegendre) {
+       second: Bool, quadrature: GaussLegendre, zGrowth: ZGrowth) {
     let n = variances.count
     propagator = [Double](repeating: 0, count: n)
     w1 = [Double](repeating: 0, count: n)
@@ -31,16 +31,29 @@ struct LinearStepWeights {
         w1[k] += f
         if second { w2[k] += f * (u - lt) }
       }
-      let omega = weight * kappa * GaussianLinearPart.c(u, variance: meanVariance)
-        * exp(kappa * GaussianLinearPart.G(u, variance: meanVariance))
+      let omega = weight * kappa * exp(-u) * zGrowth.psi(u, meanVariance: meanVariance, kappa: kappa)
       o1 += omega
       o2 += omega * (u - lt)
     }
   }
 
-  /// `e^{-lambda} / (c(lambda) e^{kappa G(lambda)})`: turns `W = (d eps/dz)^T b` at lambda into the slowly varying
-  /// `W^ = e^{-lambda} W / (omega(lambda) / kappa)` that a_z's step freezes or extrapolates.
-  static func zScale(_ lambda: Double, meanVariance s2: Double, kappa: Double) -> Double {
-    exp(-lambda - kappa * GaussianLinearPart.G(lambda, variance: s2)) / GaussianLinearPart.c(lambda, variance: s2)
+}
+
+/// The scalar growth psi that a_z and a_theta factor out of their integrand `kappa e^{-u} W(u)`, freezing or
+/// extrapolating `W^ = W / psi` (docs/gaussian-linear-part.md#a-z).
+public enum ZGrowth: String, CaseIterable, Sendable {
+  /// psi = 1: the paper's weighting (only a_x's accuracy changes).
+  case paper
+  /// psi = e^{kappa G(u)}: the growth of the adjoint b under the isotropic linear part.
+  case adjoint
+  /// psi = e^{u} c(u) e^{kappa G(u)}: exact for isotropic Gaussian data whose mean depends on z.
+  case gaussianMean = "gaussian-mean"
+
+  @inlinable func psi(_ u: Double, meanVariance s2: Double, kappa: Double) -> Double {
+    switch self {
+    case .paper: return 1
+    case .adjoint: return exp(kappa * GaussianLinearPart.G(u, variance: s2))
+    case .gaussianMean: return exp(u + kappa * GaussianLinearPart.G(u, variance: s2)) * GaussianLinearPart.c(u, variance: s2)
+    }
   }
 }
