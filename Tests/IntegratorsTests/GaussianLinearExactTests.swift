@@ -52,8 +52,10 @@ final class GaussianLinearExactTests: XCTestCase {
     }
   }
 
-  func gaussianModel(isotropic: Bool) -> TestGaussian {
-    TestGaussian(schedule: schedule, dataDimension: 3, conditionDimension: 2, mu: [0.4, -0.3, 0.2],
+  func gaussianModel(isotropic: Bool) -> TestGaussian { Self.gaussianModel(isotropic: isotropic) }
+
+  static func gaussianModel(isotropic: Bool) -> TestGaussian {
+    TestGaussian(schedule: .vpLinear, dataDimension: 3, conditionDimension: 2, mu: [0.4, -0.3, 0.2],
                  w: [0.3, -0.1, -0.2, 0.2, 0.1, 0.1], logS: isotropic ? [-0.2, -0.2, -0.2] : [-0.6, 0.1, -1.2])
   }
 
@@ -119,5 +121,41 @@ final class GaussianLinearExactTests: XCTestCase {
     let iso = try GaussianLinearAdjoint(order: 1, linearPart: GaussianLinearPart(statistics: stats, kind: .isotropic))
     let a = try iso.solve(model: model, grid: grid, states: .exact({ flow.state($0) }), z: .constant(z), aX0: g)
     XCTAssertGreaterThan(SolverFixtures.relativeError(a.ax, gradXT), 1e-6)
+  }
+}
+
+/// The matching sampler: exact on Gaussian data at any N; on a mixture, converging to the RK45 solution at order k.
+final class GaussianLinearSamplerTests: XCTestCase {
+  func testExactOnGaussianData() throws {
+    let model = GaussianLinearExactTests.gaussianModel(isotropic: false)
+    let z = [0.4, -0.7], xT = [0.3, -1.1, 0.8]
+    let flow = GaussianLinearExactTests.Flow(m: model.mean(z[...]), s2: model.logS.map { exp(2 * $0) }, q: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+                                             xT: xT, schedule: .vpLinear, T: 1)
+    let part = try GaussianLinearPart(statistics: model.dataStatistics(z: z), kind: .gaussian)
+    for order in [1, 2] {
+      for N in [1, 2, 10] {
+        let grid = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: N, spacing: .timeUniform)
+        let path = try GaussianLinearSampler(order: order, linearPart: part).sample(model: model, grid: grid, xT: xT, z: .constant(z))
+        for j in 0...N { XCTAssertLessThan(SolverFixtures.relativeError(path.states[j], flow.state(grid.times[j])), 1e-12, "k=\(order) N=\(N) j=\(j)") }
+        XCTAssertEqual(path.evaluations.eps, N)
+      }
+    }
+  }
+
+  /// Orders on a mixture against the RK45 solution: error ratios between N = 80 and 160 near 2^k.
+  func testOrderOnMixture() throws {
+    let model = try SolverFixtures.mixture(.full, schedule: .vpCosine)
+    let z = SolverFixtures.z, xT = SolverFixtures.xT
+    let reference = try ReferenceAdjoint(rtol: 1e-12, atol: 1e-12).sampleODE(model: model, schedule: .vpCosine, T: 0.99, tEps: 1e-3, xT: xT, z: .constant(z))
+    let part = try GaussianLinearPart(statistics: model.dataStatistics(z: z), kind: .gaussian)
+    for order in [1, 2] {
+      let errors = try [80, 160, 320].map { N -> Double in
+        let grid = try TimeGrid(schedule: .vpCosine, tEps: 1e-3, T: 0.99, steps: N, spacing: .lambda)
+        let path = try GaussianLinearSampler(order: order, linearPart: part).sample(model: model, grid: grid, xT: xT, z: .constant(z))
+        return SolverFixtures.relativeError(path.x0, reference.x0)
+      }
+      let slope = log2(errors[1] / errors[2])
+      XCTAssertEqual(slope, Double(order), accuracy: 0.15, "k=\(order): errors \(errors)")
+    }
   }
 }

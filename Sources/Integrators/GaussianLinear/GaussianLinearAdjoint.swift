@@ -16,7 +16,7 @@ public struct GaussianLinearAdjoint: Sendable {
   public var wantParameters: Bool
   public var linearPart: GaussianLinearPart
   public var quadrature = GaussLegendre()
-  public var zGrowth = ZGrowth.adjoint
+  public var zGrowth = ZGrowth.gaussianMean
 
   public init(order: Int, linearPart: GaussianLinearPart, dynamics: Dynamics = .ode, wantParameters: Bool = true) throws {
     guard order == 1 || order == 2 else { throw InvalidInput("solver", "the Gaussian-linear adjoint has orders 1 and 2 (2M), got \(order)") }
