@@ -19,7 +19,7 @@ public struct GaussianLinearAdjoint: Sendable {
   public var zGrowth = ZGrowth.gaussianMean
 
   public init(order: Int, linearPart: GaussianLinearPart, dynamics: Dynamics = .ode, wantParameters: Bool = true) throws {
-    guard order == 1 || order == 2 else { throw InvalidInput("solver", "the Gaussian-linear adjoint has orders 1 and 2 (2M), got \(order)") }
+    guard (1...3).contains(order) else { throw InvalidInput("solver", "the Gaussian-linear adjoint has orders 1, 2 (2M) and 3 (3M), got \(order)") }
     self.order = order
     self.linearPart = linearPart
     self.dynamics = dynamics
@@ -48,7 +48,8 @@ public struct GaussianLinearAdjoint: Sendable {
     var ax = aX0
     var az = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
     var atheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
-    var previous: (n: [Double], w: [Double], u: [Double], bucket: Int)? = nil
+    // The last q residuals N, a_z and a_theta integrands W^, U^ and their lambdas, newest first.
+    var history: [(lambda: Double, n: [Double], w: [Double], u: [Double], bucket: Int)] = []
     var evaluations = EvaluationCount()
 
     for i in 0..<grid.steps {
@@ -61,10 +62,6 @@ public struct GaussianLinearAdjoint: Sendable {
 
       let (lt, ls) = (grid.lambdas[t], grid.lambdas[s])
       let (alphaT, sigmaT, alphaS) = (grid.alphas[t], grid.sigmas[t], grid.alphas[s])
-      let second = order == 2 && previous != nil
-      let weights = LinearStepWeights(variances: variances, meanVariance: s2, from: lt, to: ls, kappa: kappa,
-                                      second: second, quadrature: quadrature, zGrowth: zGrowth)
-      let slope = second ? 1 / (lt - grid.lambdas[t - 1]) : 0
 
       // N = Q^T (J^T b - J_G b), J_G = Q diag(sigma / (alpha^2 s_k^2 + sigma^2)) Q^T  (docs/gaussian-linear-part.md#a-x)
       let bEigen = linearPart.toEigen(ax.map { alphaT * $0 })
@@ -73,24 +70,30 @@ public struct GaussianLinearAdjoint: Sendable {
         let s2k = linearPart.variances[k]
         n[k] -= sigmaT / (alphaT * alphaT * s2k + sigmaT * sigmaT) * bEigen[k]
       }
+      // a_z, a_theta: W^ = alpha_t a_x^T d eps/dz / psi(lambda_t)  (docs/gaussian-linear-part.md#a-z)
+      let scale = alphaT / zGrowth.psi(lt, meanVariance: s2, kappa: kappa)
+      history.insert((lt, n, vjp.z.map { scale * $0 }, vjp.theta.map { scale * $0 }, bucket), at: 0)
+      if history.count > order { history.removeLast() }
+      let q = history.count
+      let weights = LinearStepWeights(variances: variances, meanVariance: s2, nodes: history.map(\.lambda), to: ls,
+                                      kappa: kappa, quadrature: quadrature, zGrowth: zGrowth)
+
       var next = [Double](repeating: 0, count: d)
       for k in 0..<d {
-        let j = variances.count == 1 ? 0 : k
-        next[k] = weights.propagator[j] * bEigen[k] + weights.w1[j] * n[k]
-        if second, let p = previous { next[k] += weights.w2[j] * slope * (n[k] - p.n[k]) }
+        let c = variances.count == 1 ? 0 : k
+        var value = weights.propagator[c] * bEigen[k]
+        for j in 0..<q { value += weights.w[j][c] * history[j].n[k] }
+        next[k] = value
       }
       ax = linearPart.fromEigen(next).map { $0 / alphaS }
 
-      // a_z, a_theta: W^ = zScale(lambda_t) alpha_t a_x^T d eps/dz, frozen (o1) or extrapolated (o2)  (#a-z)
-      let scale = alphaT / zGrowth.psi(lt, meanVariance: s2, kappa: kappa)
-      let w = vjp.z.map { scale * $0 }, u = vjp.theta.map { scale * $0 }
-      let cw = previous?.bucket == bucket && second ? weights.o2 * slope : 0
-      let wPrevious = previous?.w ?? w
-      for j in 0..<m { az[bucket][j] += weights.o1 * w[j] + cw * (w[j] - wPrevious[j]) }
-      let cu = second ? weights.o2 * slope : 0
-      let uPrevious = previous?.u ?? u
-      for j in 0..<atheta.count { atheta[j] += weights.o1 * u[j] + cu * (u[j] - uPrevious[j]) }
-      previous = (n, w, u, bucket)
+      // a_z: only the nodes of the same z bucket (a new z restarts the polynomial; its lower degree reweights them)
+      let sameBucket = history.prefix { $0.bucket == bucket }.count
+      let zWeights = sameBucket == q ? weights.o
+        : LinearStepWeights(variances: [], meanVariance: s2, nodes: history.prefix(sameBucket).map(\.lambda), to: ls,
+                            kappa: kappa, quadrature: quadrature, zGrowth: zGrowth).o
+      for j in 0..<sameBucket { for r in 0..<m { az[bucket][r] += zWeights[j] * history[j].w[r] } }
+      for j in 0..<q { for r in 0..<atheta.count { atheta[r] += weights.o[j] * history[j].u[r] } }
     }
     return AdjointSolution(ax: ax, az: az, atheta: atheta, evaluations: evaluations)
   }

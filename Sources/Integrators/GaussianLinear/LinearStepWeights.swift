@@ -1,42 +1,44 @@
 import Foundation
 
 /// The weights of one adjoint step from lambda_t to lambda_s with the Gaussian linear part, for the dynamics factor
-/// kappa (1: probability-flow ODE, 2: SDE) (docs/gaussian-linear-part.md#a-x, #a-z, #sde):
+/// kappa (1: probability-flow ODE, 2: SDE) (docs/gaussian-linear-part.md#a-x, #a-z, #sde). The residual is replaced by
+/// its Lagrange polynomial through the last q nodes `lambda_t = nu_0, nu_1, ...` (q = 1: frozen, 2: the 2M line,
+/// 3: the 3M parabola), with basis polynomials `l_j(u)`:
 ///
 /// - `E_k = e^{kappa (G_k(lambda_s) - G_k(lambda_t))}`, the exact propagator of the linear part;
-/// - `w1_k = int e^{kappa (G_k(lambda_s) - G_k(u))} kappa sigma_u du`, `w2_k` the same with `(u - lambda_t)`:
-///   the residual's weights (frozen: w1; linear in lambda: w2 too);
-/// - `o1 = int omega(u) du`, `o2 = int omega(u) (u - lambda_t) du` with the scalar growth
-///   `omega(u) = kappa c(u) e^{kappa G(u)}` of the isotropic variance: the weights of a_z and a_theta.
+/// - `w_jk = int e^{kappa (G_k(lambda_s) - G_k(u))} kappa sigma_u l_j(u) du`: the weight of the residual at node j;
+/// - `o_j = int kappa e^{-u} psi(u) l_j(u) du`: the weight of a_z's and a_theta's `W^ = W / psi` at node j.
 struct LinearStepWeights {
   var propagator: [Double]
-  var w1: [Double]
-  var w2: [Double]
-  var o1 = 0.0
-  var o2 = 0.0
+  /// `w[j][k]`: node j, variance k.
+  var w: [[Double]]
+  var o: [Double]
 
-  /// Weights for the distinct variances `variances` (one entry for the isotropic form).
-  init(variances: [Double], meanVariance: Double, from lt: Double, to ls: Double, kappa: Double,
-       second: Bool, quadrature: GaussLegendre, zGrowth: ZGrowth) {
-    let n = variances.count
+  /// Weights for the distinct variances `variances` (one entry for the isotropic form); `nodes[0]` is lambda_t.
+  init(variances: [Double], meanVariance: Double, nodes: [Double], to ls: Double, kappa: Double,
+       quadrature: GaussLegendre, zGrowth: ZGrowth) {
+    let n = variances.count, q = nodes.count, lt = nodes[0]
     propagator = [Double](repeating: 0, count: n)
-    w1 = [Double](repeating: 0, count: n)
-    w2 = [Double](repeating: 0, count: second ? n : 0)
+    w = [[Double]](repeating: [Double](repeating: 0, count: n), count: q)
+    o = [Double](repeating: 0, count: q)
     let gS = variances.map { GaussianLinearPart.G(ls, variance: $0) }
     for k in 0..<n { propagator[k] = exp(kappa * (gS[k] - GaussianLinearPart.G(lt, variance: variances[k]))) }
+    var basis = [Double](repeating: 1, count: q)
     for (u, weight) in quadrature.rule(from: lt, to: ls) {
-      let q = weight * kappa * GaussianLinearPart.sigma(u)
+      for j in 0..<q {
+        var l = 1.0
+        for i in 0..<q where i != j { l *= (u - nodes[i]) / (nodes[j] - nodes[i]) }
+        basis[j] = l
+      }
+      let base = weight * kappa * GaussianLinearPart.sigma(u)
       for k in 0..<n {
-        let f = q * exp(kappa * (gS[k] - GaussianLinearPart.G(u, variance: variances[k])))
-        w1[k] += f
-        if second { w2[k] += f * (u - lt) }
+        let f = base * exp(kappa * (gS[k] - GaussianLinearPart.G(u, variance: variances[k])))
+        for j in 0..<q { w[j][k] += f * basis[j] }
       }
       let omega = weight * kappa * exp(-u) * zGrowth.psi(u, meanVariance: meanVariance, kappa: kappa)
-      o1 += omega
-      o2 += omega * (u - lt)
+      for j in 0..<q { o[j] += omega * basis[j] }
     }
   }
-
 }
 
 /// The scalar growth psi that a_z and a_theta factor out of their integrand `kappa e^{-u} W(u)`, freezing or
