@@ -188,3 +188,30 @@ final class GaussianLinearSDETests: XCTestCase {
     }
   }
 }
+
+extension GaussianLinearSamplerTests {
+  /// DTO through the Gaussian-linear sampler against fourth-order central differences of the sampler's loss.
+  func testDTOMatchesFiniteDifferences() throws {
+    let model = try SolverFixtures.mixture(.full, schedule: .vpCosine)
+    let z = SolverFixtures.z, xT = SolverFixtures.xT
+    let loss = try SolverFixtures.loss()
+    let grid = try TimeGrid(schedule: .vpCosine, tEps: 1e-3, T: 0.99, steps: 6, spacing: .lambda)
+    for kind in [LinearPartKind.gaussian, .isotropic] {
+      let part = try GaussianLinearPart(statistics: model.dataStatistics(z: z), kind: kind)
+      for order in [1, 2] {
+        let sampler = try GaussianLinearSampler(order: order, linearPart: part)
+        let g = try sampler.gradient(model: model, grid: grid, xT: xT, z: .constant(z), loss: loss)
+        let fx = try SolverFixtures.centralGradient(xT, step: 1e-4) { try loss.value(sampler.sample(model: model, grid: grid, xT: $0, z: .constant(z)).x0) }
+        let fz = try SolverFixtures.centralGradient(z, step: 1e-4) { try loss.value(sampler.sample(model: model, grid: grid, xT: xT, z: .constant($0)).x0) }
+        let theta = model.parameters
+        let ft = try SolverFixtures.centralGradient(theta, step: 1e-4) {
+          try loss.value(sampler.sample(model: model.replacingParameters($0), grid: grid, xT: xT, z: .constant(z)).x0)
+        }
+        XCTAssertLessThan(SolverFixtures.relativeError(g.gradXT, fx), 1e-8, "\(kind) k=\(order) x")
+        XCTAssertLessThan(SolverFixtures.relativeError(g.gradZ[0], fz), 1e-8, "\(kind) k=\(order) z")
+        XCTAssertLessThan(SolverFixtures.relativeError(g.gradTheta, ft), 1e-8, "\(kind) k=\(order) theta")
+        XCTAssertEqual(g.adjoint.vjp, 6)
+      }
+    }
+  }
+}
