@@ -10,7 +10,7 @@ import XCTest
 /// lambda, fitted with the same rule and asserted in the same bands as Theorem 1's tests ([0.9, 1.15], [1.85, 2.2]).
 final class GaussianLinearOrderTests: XCTestCase {
   func assertOrders(_ problem: StudyProblem<GaussianMixture>, file: StaticString = #filePath, line: UInt = #line) throws {
-    let p = problem
+    let p = problem.problem
     let reference = try ReferenceAdjoint(rtol: 1e-12, atol: 1e-12, wantParameters: true)
     let exact = try reference.gradient(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss)
     let forward = try reference.sampleODE(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z)

@@ -10,10 +10,12 @@ import DiffusionCore
 public struct AdjointDEISMethod: GradientMethod {
   public static let firstOrder = GradientMethodEntry(
     name: "adjointdeis-1", summary: "AdjointDEIS-1 (first order)",
-    make: { try AdjointDEISMethod(name: "adjointdeis-1", order: 1, weight: nil, given: $0, defaults: $1) })
+    make: { try GaussianLinearAdjointMethod.replacing("adjointdeis-1", order: 1, given: $0, defaults: $1)
+      ?? AdjointDEISMethod(name: "adjointdeis-1", order: 1, weight: nil, given: $0, defaults: $1) })
   public static let secondOrderMultistep = GradientMethodEntry(
     name: "adjointdeis-2m", summary: "AdjointDEIS-2M (second-order multistep; --weight paper|phi2)",
-    make: { try AdjointDEISMethod(name: "adjointdeis-2m", order: 2, weight: nil, given: $0, defaults: $1) })
+    make: { try GaussianLinearAdjointMethod.replacing("adjointdeis-2m", order: 2, given: $0, defaults: $1)
+      ?? AdjointDEISMethod(name: "adjointdeis-2m", order: 2, weight: nil, given: $0, defaults: $1) })
   public static let secondOrderMultistepPhi2 = GradientMethodEntry(
     name: "adjointdeis-2m-phi2", summary: "AdjointDEIS-2M with the exact phi_2 weight",
     make: { try AdjointDEISMethod(name: "adjointdeis-2m-phi2", order: 2, weight: .phi2, given: $0, defaults: $1) })
@@ -45,6 +47,7 @@ public struct AdjointDEISMethod: GradientMethod {
     self.name = name
     self.order = order
     try given.reject([.checkpoint, .rk45States], method: name)
+    try given.rejectLinearPart(method: name)
     if order == 1 || fixedWeight != nil { try given.reject([.weight], method: name) }
     let o = GradientOptions.resolve(given, over: defaults)
     sampler = try GradientOptions.sampler(given, over: defaults, odeDefault: order == 1 ? .dpmSolver1 : .dpmSolver2M)

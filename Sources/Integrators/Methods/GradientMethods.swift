@@ -10,6 +10,13 @@ public enum GradientMethods {
     AdjointDEISMethod.secondOrderMultistep,
     AdjointDEISMethod.secondOrderMultistepPhi2,
     DTOMethod.entry,
+    GaussianLinearAdjointMethod.firstOrder,
+    GaussianLinearAdjointMethod.secondOrderMultistep,
+    GaussianLinearAdjointMethod.thirdOrderMultistep,
+    GaussianLinearDTOMethod.entry,
+    AdjointDPMMethod.euler,
+    AdjointDPMMethod.midpoint,
+    AdjointDPMMethod.rk4,
   ]
 
   public static var names: [String] { all.map(\.name) }
