@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Regenerates results/better-adjoint/ (docs/gaussian-linear-part.md): the adjoint with a Gaussian linear part
+# (k = 1, 2M, 3M; full and isotropic Sigma), DTO through the matching sampler, and AdjointDPM (Euler, midpoint, RK4),
+# next to the paper's solvers and DTO, on the convergence studies' configs; then error against VJP count (tables and
+# plots) from the CSVs. Called by scripts/reproduce-convergence.sh; runs alone after a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+swift build -c release --product adjointdeis
+bin="$(swift build -c release --show-bin-path)/adjointdeis"
+out=results/better-adjoint
+rm -rf "$out"
+mkdir -p "$out"
+start=$(date +%s)
+
+steps=5,10,20,40,80,160,320,640,1280,2560,5120
+solvers=adjointdeis-1/exact,adjointdeis-2m/exact,dto/dpm-solver-1,dto/dpm-solver-2m
+solvers=$solvers,adjointdeis-gl-1/exact,adjointdeis-gl-2m/exact,adjointdeis-gl-3m/exact
+solvers=$solvers,adjointdeis-gl-1/exact/isotropic,adjointdeis-gl-2m/exact/isotropic
+solvers=$solvers,adjointdeis-gl-1/recorded,adjointdeis-gl-2m/recorded,dto-gl,dto-gl/dpm-solver-2m
+solvers=$solvers,adjointdpm-euler/exact,adjointdpm-midpoint/exact,adjointdpm-rk4/exact,adjointdpm-rk4/resolved
+"$bin" convergence --config examples/studies/mild-3d.json --name diagonal-gl --solvers $solvers --steps $steps --seeds 5 --out "$out"
+"$bin" convergence --config examples/studies/mild-full-cov.json --name full-cov-gl --solvers $solvers --steps $steps --seeds 5 --out "$out"
+"$bin" convergence --config examples/mixture-3d.json --name separated-gl --solvers $solvers \
+  --steps 5,10,20,40,80,160,320,640,1280,2560 --out "$out"
+# The SDE: the adjoint along the recorded SDE path (the linear part doubles); one fine Brownian path per path index.
+"$bin" convergence --config examples/studies/mild-3d.json --name diagonal-gl-sde --kind sde \
+  --solvers adjointdeis-1/recorded,adjointdeis-2m/recorded,adjointdeis-gl-1/recorded,adjointdeis-gl-2m/recorded,dto/sde \
+  --steps 20,40,80,160,320,640,1280,2560 --fine-factor 16 --paths 8 --out "$out"
+"$bin" cost-accuracy --csv "$out/diagonal-gl.csv,$out/full-cov-gl.csv,$out/separated-gl.csv,$out/diagonal-gl-sde.csv" \
+  --steps 20,80,320 --out "$out"
+scripts/render-svg.sh "$out"
+echo "results/better-adjoint regenerated in $(( $(date +%s) - start )) s"
