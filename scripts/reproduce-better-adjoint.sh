@@ -29,5 +29,22 @@ solvers=$solvers,adjointdpm-euler/exact,adjointdpm-midpoint/exact,adjointdpm-rk4
   --steps 20,40,80,160,320,640,1280,2560 --fine-factor 16 --paths 8 --out "$out"
 "$bin" cost-accuracy --csv "$out/diagonal-gl.csv,$out/full-cov-gl.csv,$out/separated-gl.csv,$out/diagonal-gl-sde.csv" \
   --steps 20,80,320 --out "$out"
+
+# The same on grids uniform in t (the paper's spacing): the paper's setting is adjointdeis-1/recorded at M = 20
+# (DDIM with N = 20, AdjointDEIS-1 on its recorded states), and the grid is one of the stretch-goal experiments.
+time=$out/time-uniform
+mkdir -p "$time"
+tsolvers=adjointdeis-1/exact,adjointdeis-2m/exact,adjointdeis-1/recorded,adjointdeis-2m/recorded,dto/dpm-solver-1
+tsolvers=$tsolvers,adjointdeis-gl-1/exact,adjointdeis-gl-2m/exact,adjointdeis-gl-3m/exact
+tsolvers=$tsolvers,adjointdeis-gl-1/recorded,adjointdeis-gl-2m/recorded,dto-gl,dto-gl/dpm-solver-2m
+tsolvers=$tsolvers,adjointdpm-euler/resolved,adjointdpm-rk4/resolved,adjointdpm-rk4/exact
+for study in diagonal:examples/studies/mild-3d.json full-cov:examples/studies/mild-full-cov.json separated:examples/mixture-3d.json; do
+  "$bin" convergence --config "${study#*:}" --name "${study%%:*}-gl-time" --grid time-uniform --solvers $tsolvers \
+    --steps 5,10,20,40,80,160,320,640 --out "$time"
+done
+"$bin" cost-accuracy --csv "$time/diagonal-gl-time.csv,$time/full-cov-gl-time.csv,$time/separated-gl-time.csv" \
+  --steps 20,80 --out "$time"
+
 scripts/render-svg.sh "$out"
+scripts/render-svg.sh "$time"
 echo "results/better-adjoint regenerated in $(( $(date +%s) - start )) s"
