@@ -23,11 +23,15 @@ solvers=$solvers,adjointdpm-euler/exact,adjointdpm-midpoint/exact,adjointdpm-rk4
 "$bin" convergence --config examples/studies/mild-full-cov.json --name full-cov-gl --solvers $solvers --steps $steps --seeds 5 --out "$out"
 "$bin" convergence --config examples/mixture-3d.json --name separated-gl --solvers $solvers \
   --steps 5,10,20,40,80,160,320,640,1280,2560 --out "$out"
+# The other two study configs: the mild model on t in [1e-3, 0.5], and d = 256 with K = 10 well-spread components.
+"$bin" convergence --config examples/studies/floor-3d.json --name floor-gl --solvers $solvers --steps $steps --out "$out"
+"$bin" convergence --config examples/studies/mixture-256d.json --name mixture-256d-gl --solvers $solvers \
+  --steps 5,10,20,40,80,160,320,640,1280 --out "$out"
 # The SDE: the adjoint along the recorded SDE path (the linear part doubles); one fine Brownian path per path index.
 "$bin" convergence --config examples/studies/mild-3d.json --name diagonal-gl-sde --kind sde \
   --solvers adjointdeis-1/recorded,adjointdeis-2m/recorded,adjointdeis-gl-1/recorded,adjointdeis-gl-2m/recorded,dto/sde \
   --steps 20,40,80,160,320,640,1280,2560 --fine-factor 16 --paths 8 --out "$out"
-"$bin" cost-accuracy --csv "$out/diagonal-gl.csv,$out/full-cov-gl.csv,$out/separated-gl.csv,$out/diagonal-gl-sde.csv" \
+"$bin" cost-accuracy --csv "$out/diagonal-gl.csv,$out/full-cov-gl.csv,$out/separated-gl.csv,$out/floor-gl.csv,$out/mixture-256d-gl.csv,$out/diagonal-gl-sde.csv" \
   --steps 20,80,320 --out "$out"
 
 # The same on grids uniform in t (the paper's spacing): the paper's setting is adjointdeis-1/recorded at M = 20
