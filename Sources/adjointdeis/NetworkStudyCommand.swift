@@ -36,6 +36,8 @@ struct NetworkStudyCommand: ParsableCommand {
   @Option(help: "The network's precision: float64 | float32.") var dtype: String = "float64"
   @Option(help: "Compare the two models' RK45 reference gradients over this many x_T seeds (seed, seed+1, ...) instead of running the study; writes DIR/NAME-distance.md.")
   var distanceSeeds: Int = 0
+  @Flag(help: "Hand the mixture's mean and covariance (at the class's z) to both studies: the data statistics of --linear-part methods, which the network cannot supply (docs/gaussian-linear-part.md).")
+  var dataStatistics = false
 
   func run() throws {
     setBLASThreads(threads)
@@ -72,11 +74,16 @@ struct NetworkStudyCommand: ParsableCommand {
     let xT = rng.normals(mixture.dataDimension)
     let z = ImageMixture.classCondition(classIndex, dataConfig)
     let loss = try SquaredDistanceLoss(target: mixture.means[targetComponent])
-    let comparison = try NetworkComparison(
+    var comparison = try NetworkComparison(
       name: name, mixture: mixture, network: network, T: T, tEps: tEps, xT: xT, z: z, loss: loss, solvers: solvers?.specs,
       steps: ConvergenceCommand.integers(steps), referenceTolerance: referenceTolerance, floor: floor,
       networkLabel: "unet-\(parameterCount)-\(dtype)",
       networkDescription: "UNet2DModel (\(parameterCount) parameters, block_out_channels \(channels)) from \(model), \(dtype), trained on the same mixture")
+    if dataStatistics {
+      let statistics = try mixture.dataStatistics(z: z)
+      comparison.toy.statistics = statistics
+      comparison.network.statistics = statistics
+    }
     let directory = try ConvergenceCommand.writableDirectory(out)
     let started = Date()
     if distanceSeeds > 0 {

@@ -31,6 +31,9 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   public var rule = AsymptoticRule()
   /// The spacing of every method's grid (ODE studies; default uniform in lambda, so h_max = span / M).
   public var grid: GridSpacing = .lambda
+  /// Data statistics handed to every method (the linear part of docs/gaussian-linear-part.md), for models that
+  /// cannot supply their own; nil: each model's own, where it has them.
+  public var statistics: DataStatistics? = nil
 
   public init(name: String, kind: Kind, problem: StudyProblem<Model>, variant: (@Sendable (Int) throws -> StudyProblem<Model>)? = nil,
               solvers: [MethodSpec]? = nil, steps: [Int] = [5, 10, 20, 40, 80, 160, 320, 640], seeds: Int = 1) throws {
@@ -82,6 +85,7 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
     (d.samplerSteps, d.adjointSteps, d.grid) = (m, m, kind == .sde ? .lambda : grid)
     d.noise = noise
     (d.rtol, d.atol) = (referenceTolerance, referenceTolerance)
+    d.statistics = statistics
     return d
   }
 
