@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 swift build -c release --product adjointdeis
 bin="$(swift build -c release --show-bin-path)/adjointdeis"
 out=results/better-adjoint
-rm -rf "$out"
+# (network/ belongs to scripts/reproduce-network.sh and is kept)
 mkdir -p "$out"
+find "$out" -maxdepth 1 -type f -delete
+rm -rf "$out/time-uniform"
 start=$(date +%s)
 
 steps=5,10,20,40,80,160,320,640,1280,2560,5120
