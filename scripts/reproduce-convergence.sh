@@ -33,3 +33,6 @@ steps=5,10,20,40,80,160,320,640,1280,2560,5120
 
 scripts/render-svg.sh "$out"
 echo "results/convergence regenerated in $(( $(date +%s) - start )) s"
+
+# 5. A better adjoint solver (docs/gaussian-linear-part.md), into results/better-adjoint/.
+scripts/reproduce-better-adjoint.sh

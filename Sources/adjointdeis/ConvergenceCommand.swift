@@ -1,6 +1,7 @@
 import ArgumentParser
 import Convergence
 import DiffusionCore
+import Integrators
 import Foundation
 import ToyModels
 
@@ -28,6 +29,7 @@ struct ConvergenceCommand: ParsableCommand {
   @Option(help: "SDE: fine steps per step of the finest M on the reference path.") var fineFactor: Int = 32
   @Option(help: "Errors below this are treated as round-off and left out of the order fit.") var floor: Double = 1e-11
   @Option(help: "SDE: Brownian paths per seed; the strong error is the RMS over paths.") var paths: Int = 1
+  @Option(help: "ODE studies: the grids' spacing (default lambda; docs/gaussian-linear-part.md#measured).") var grid: GridSpacing = .lambda
   @Option(help: "Output directory (created if missing).") var out: String
   @Option(help: "Run only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/4) into DIR/shards/I-of-N/; then `adjointdeis merge DIR`.")
   var shard: String?
@@ -60,6 +62,8 @@ struct ConvergenceCommand: ParsableCommand {
     study.referenceTolerance = referenceTolerance
     study.fineFactor = fineFactor
     study.paths = paths
+    if grid != .lambda && kind == .sde { throw InvalidInput("grid", "SDE studies nest their grids in a fine path uniform in lambda") }
+    study.grid = grid
     study.rule.floor = floor
     try study.rule.validate()
     try study.validate()

@@ -33,10 +33,12 @@ struct GradientCommand: ParsableCommand {
   @Option(help: "RK45 absolute tolerance (default 1e-12).") var atol: Double?
   @Option(help: "rk45 only: where x_t comes from.") var rk45States: ReferenceAdjoint.StateSource?
   @Option(help: "dto only: keep every k-th state and recompute (O(sqrt N) memory for k ~ sqrt N).") var checkpoint: Int?
+  @Option(name: .customLong("linear-part"), help: "The exponential integrators' linear part: none (the paper's solvers) | isotropic | gaussian (docs/gaussian-linear-part.md).") var linearPart: LinearPartKind?
+  @Option(help: "Data statistics for the linear part, JSON {mean, covariance} or {mean, variance} (default: the model's own).") var statistics: String?
 
   func run() throws {
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
-    let method = try makeMethod()
+    let method = try makeMethod(dimension: problem.model.dataDimension)
     let result = try method.gradient(problem)
     // Checked before anything is printed: an unstable method (e.g. a high order on a coarse grid) must not print null.
     for (name, values) in [("x0", result.x0), ("grad_xT", result.gradXT), ("grad_z", result.gradZ.flatMap { $0 }), ("grad_theta", result.gradTheta)] {
@@ -56,7 +58,7 @@ struct GradientCommand: ParsableCommand {
   }
 
   /// The method from `--solver` and the options; each option that means nothing for it is an error naming it.
-  func makeMethod() throws -> any GradientMethod {
+  func makeMethod(dimension: Int) throws -> any GradientMethod {
     if seed != nil && noise != nil { throw InvalidInput("noise", "give --seed or --noise, not both") }
     var given = GradientOptions()
     given.sampler = sampler
@@ -70,9 +72,13 @@ struct GradientCommand: ParsableCommand {
     given.checkpoint = checkpoint
     given.rk45States = rk45States
     given.noise = seed.map(NoiseSource.seeded) ?? (noise != nil ? .given([]) : nil)
+    given.linearPart = linearPart
+    // a placeholder until the file is read, so that every option is checked before any file is
+    if statistics != nil { given.statistics = try DataStatistics(mean: [Double](repeating: 0, count: dimension), variance: 1, field: "statistics") }
     let method = try solver.make(given: given, defaults: Self.defaults)  // every option checked before the noise file is read
-    guard let noise else { return method }
-    given.noise = .given(try Self.readNoise(noise))
+    if let statistics { given.statistics = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: dimension) }
+    if let noise { given.noise = .given(try Self.readNoise(noise)) }
+    guard noise != nil || statistics != nil else { return method }
     return try solver.make(given: given, defaults: Self.defaults)
   }
 

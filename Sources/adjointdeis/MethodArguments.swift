@@ -39,6 +39,7 @@ extension GridSpacing: ExpressibleByArgument {}
 extension MultistepWeight: ExpressibleByArgument {}
 extension ReferenceAdjoint.StateSource: ExpressibleByArgument {}
 extension StudyKind: ExpressibleByArgument {}
+extension LinearPartKind: ExpressibleByArgument {}
 
 /// The registry's methods, one a line, for a command's discussion.
 func methodListHelp() -> String {

@@ -37,6 +37,8 @@ struct NetworkStudyCommand: ParsableCommand {
   @Option(help: "Compare the two models' RK45 reference gradients over this many x_T seeds (seed, seed+1, ...) instead of running the study; writes DIR/NAME-distance.md.")
   var distanceSeeds: Int = 0
   @Option(help: "Run only shard I of N (0-based) into DIR/shards/I-of-N/; then `adjointdeis merge DIR`.") var shard: String?
+  @Flag(help: "Hand the mixture's mean and covariance (at the class's z) to both studies: the data statistics of --linear-part methods, which the network cannot supply (docs/gaussian-linear-part.md).")
+  var dataStatistics = false
 
   func run() throws {
     let shardValue = try shard.map(Shard.init(parsing:))
@@ -81,11 +83,16 @@ struct NetworkStudyCommand: ParsableCommand {
     let xT = rng.normals(mixture.dataDimension)
     let z = ImageMixture.classCondition(classIndex, dataConfig)
     let loss = try SquaredDistanceLoss(target: mixture.means[targetComponent])
-    let comparison = try NetworkComparison(
+    var comparison = try NetworkComparison(
       name: name, mixture: mixture, network: network, T: T, tEps: tEps, xT: xT, z: z, loss: loss, solvers: solvers?.specs,
       steps: ConvergenceCommand.integers(steps), referenceTolerance: referenceTolerance, floor: floor,
       networkLabel: "unet-\(parameterCount)-\(dtype)",
       networkDescription: "UNet2DModel (\(parameterCount) parameters, block_out_channels \(channels)) from \(model), \(dtype), trained on the same mixture")
+    if dataStatistics {
+      let statistics = try mixture.dataStatistics(z: z)
+      comparison.toy.statistics = statistics
+      comparison.network.statistics = statistics
+    }
     let started = Date()
     if case .shard(let s) = mode {  // a shard writes only DIR/shards/I-of-N/ (ShardStore), never stages DIR
       let directory = try ShardArguments.writableDirectory(out)

@@ -29,6 +29,11 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   /// SDE: Brownian paths per seed. The strong error at each M is the root-mean-square of the per-path relative errors.
   public var paths: Int = 1
   public var rule = AsymptoticRule()
+  /// The spacing of every method's grid (ODE studies; default uniform in lambda, so h_max = span / M).
+  public var grid: GridSpacing = .lambda
+  /// Data statistics handed to every method (the linear part of docs/gaussian-linear-part.md), for models that
+  /// cannot supply their own; nil: each model's own, where it has them.
+  public var statistics: DataStatistics? = nil
 
   public init(name: String, kind: Kind, problem: StudyProblem<Model>, variant: (@Sendable (Int) throws -> StudyProblem<Model>)? = nil,
               solvers: [MethodSpec]? = nil, steps: [Int] = [5, 10, 20, 40, 80, 160, 320, 640], seeds: Int = 1) throws {
@@ -77,9 +82,10 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   public func defaults(steps m: Int, noise: NoiseSource) -> GradientOptions {
     var d = GradientOptions()
     d.dynamics = kind == .sde ? .sde : .ode
-    (d.samplerSteps, d.adjointSteps, d.grid) = (m, m, .lambda)
+    (d.samplerSteps, d.adjointSteps, d.grid) = (m, m, kind == .sde ? .lambda : grid)
     d.noise = noise
     (d.rtol, d.atol) = (referenceTolerance, referenceTolerance)
+    d.statistics = statistics
     return d
   }
 

@@ -96,7 +96,7 @@ extension StudyResult {
   /// The markdown section of `summary.md` for this study.
   public func summaryMarkdown() throws -> String {
     var text = "## \(study.name) (\(study.kind == .ode ? "probability-flow ODE" : "SDE"))\n\n"
-    text += "Model: \(study.problem.description). Grids uniform in lambda, M = \(study.steps.map(String.init).joined(separator: ", ")); seeds: \(study.seeds)"
+    text += "Model: \(study.problem.description). Grids \(study.grid == .lambda || study.kind == .sde ? "uniform in lambda" : study.grid.rawValue), M = \(study.steps.map(String.init).joined(separator: ", ")); seeds: \(study.seeds)"
       + (study.kind == .sde ? "; Brownian paths per seed: \(study.paths) (error = RMS over paths)" : "") + ".\n\n"
     let slowest = references.max { $0.seconds < $1.seconds }
     if let ref = references.first, let slowest {

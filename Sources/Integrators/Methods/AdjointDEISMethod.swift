@@ -10,11 +10,13 @@ import DiffusionCore
 public struct AdjointDEISMethod: GradientMethod {
   public static let firstOrder = GradientMethodEntry(
     name: "adjointdeis-1", summary: "AdjointDEIS-1 (first order)",
-    make: { try AdjointDEISMethod(name: "adjointdeis-1", rule: FirstOrderRule(), odeSampler: .dpmSolver1, given: $0, defaults: $1) })
+    make: { try GaussianLinearAdjointMethod.replacing("adjointdeis-1", order: 1, given: $0, defaults: $1)
+      ?? AdjointDEISMethod(name: "adjointdeis-1", rule: FirstOrderRule(), odeSampler: .dpmSolver1, given: $0, defaults: $1) })
   public static let secondOrderMultistep = GradientMethodEntry(
     name: "adjointdeis-2m", summary: "AdjointDEIS-2M (second-order multistep; --weight paper|phi2)",
-    make: { try AdjointDEISMethod(name: "adjointdeis-2m", rule: SecondOrderMultistep(weight: .paper), odeSampler: .dpmSolver2M, weightOption: true,
-                                  given: $0, defaults: $1) })
+    make: { try GaussianLinearAdjointMethod.replacing("adjointdeis-2m", order: 2, given: $0, defaults: $1)
+      ?? AdjointDEISMethod(name: "adjointdeis-2m", rule: SecondOrderMultistep(weight: .paper), odeSampler: .dpmSolver2M, weightOption: true,
+                           given: $0, defaults: $1) })
   public static let secondOrderMultistepPhi2 = GradientMethodEntry(
     name: "adjointdeis-2m-phi2", summary: "AdjointDEIS-2M with the exact phi_2 weight",
     make: { try AdjointDEISMethod(name: "adjointdeis-2m-phi2", rule: SecondOrderMultistep(weight: .phi2), odeSampler: .dpmSolver2M,
@@ -51,6 +53,7 @@ public struct AdjointDEISMethod: GradientMethod {
               defaults: GradientOptions = GradientOptions()) throws {
     self.name = name
     try given.reject([.checkpoint, .rk45States], method: name)
+    try given.rejectLinearPart(method: name)
     if !weightOption { try given.reject([.weight], method: name) }
     let o = GradientOptions.resolve(given, over: defaults)
     sampler = try GradientOptions.sampler(given, over: defaults, odeDefault: odeSampler)

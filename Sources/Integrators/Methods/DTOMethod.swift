@@ -8,7 +8,7 @@ import DiffusionCore
 public struct DTOMethod: GradientMethod {
   public static let entry = GradientMethodEntry(
     name: "dto", summary: "discretize-then-optimize through the sampler's steps (--checkpoint K)",
-    make: { try DTOMethod($0, defaults: $1) })
+    make: { try GaussianLinearDTOMethod.replacing(given: $0, defaults: $1) ?? DTOMethod($0, defaults: $1) })
 
   public var sampler: SamplerKind
   public var samplerSteps: Int
@@ -23,6 +23,7 @@ public struct DTOMethod: GradientMethod {
 
   public init(_ given: GradientOptions, defaults: GradientOptions = GradientOptions()) throws {
     try given.reject([.states, .weight, .rk45States, .rtol, .atol], method: "dto")
+    try given.rejectLinearPart(method: "dto")
     let o = GradientOptions.resolve(given, over: defaults)
     sampler = try GradientOptions.sampler(given, over: defaults, odeDefault: .dpmSolver1)
     samplerSteps = o.samplerSteps ?? 20

@@ -11,6 +11,13 @@ public enum GradientMethods {
     AdjointDEISMethod.secondOrderMultistepPhi2,
     AdjointDEISMethod.thirdOrderMultistep,
     DTOMethod.entry,
+    GaussianLinearAdjointMethod.firstOrder,
+    GaussianLinearAdjointMethod.secondOrderMultistep,
+    GaussianLinearAdjointMethod.thirdOrderMultistep,
+    GaussianLinearDTOMethod.entry,
+    AdjointDPMMethod.euler,
+    AdjointDPMMethod.midpoint,
+    AdjointDPMMethod.rk4,
   ]
 
   public static var names: [String] { all.map(\.name) }

@@ -14,6 +14,9 @@ public enum GradientOption: String, CaseIterable, Sendable {
   case atol
   case checkpoint
   case rk45States = "rk45-states"
+  /// The Gaussian linear part (docs/gaussian-linear-part.md#the-split) and a file of data statistics for it.
+  case linearPart = "linear-part"
+  case statistics
 }
 
 /// Where AdjointDEIS takes x_t from.
@@ -54,6 +57,10 @@ public struct GradientOptions: Sendable {
   public var rk45States: ReferenceAdjoint.StateSource?
   /// Whether to compute dL/dtheta (a context setting, not a user option).
   public var wantParameters: Bool?
+  /// The linear part of the exponential integrators (none: the paper's solvers).
+  public var linearPart: LinearPartKind?
+  /// Data statistics given by the user (otherwise the model's own, if it has them).
+  public var statistics: DataStatistics?
 
   public init() {}
 
@@ -73,6 +80,8 @@ public struct GradientOptions: Sendable {
     if atol != nil { o.append(.atol) }
     if checkpoint != nil { o.append(.checkpoint) }
     if rk45States != nil { o.append(.rk45States) }
+    if linearPart != nil { o.append(.linearPart) }
+    if statistics != nil { o.append(.statistics) }
     return o
   }
 
@@ -104,6 +113,8 @@ public struct GradientOptions: Sendable {
     m.checkpoint = try pick(checkpoint, other.checkpoint, .checkpoint)
     m.rk45States = try pick(rk45States, other.rk45States, .rk45States)
     m.wantParameters = wantParameters ?? other.wantParameters
+    m.linearPart = try pick(linearPart, other.linearPart, .linearPart)
+    m.statistics = try pick(statistics, other.statistics, .statistics)
     return m
   }
 
@@ -123,6 +134,8 @@ public struct GradientOptions: Sendable {
     r.checkpoint = given.checkpoint ?? defaults.checkpoint
     r.rk45States = given.rk45States ?? defaults.rk45States
     r.wantParameters = given.wantParameters ?? defaults.wantParameters
+    r.linearPart = given.linearPart ?? defaults.linearPart
+    r.statistics = given.statistics ?? defaults.statistics
     return r
   }
 

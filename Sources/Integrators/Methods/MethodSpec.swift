@@ -30,9 +30,11 @@ public struct MethodSpec: Sendable, Hashable, CustomStringConvertible {
         o.states = try once(o.states, s)
       } else if let w = MultistepWeight(rawValue: q) {
         o.weight = try once(o.weight, w)
+      } else if let l = LinearPartKind(rawValue: q) {
+        o.linearPart = try once(o.linearPart, l)
       } else {
         throw InvalidInput(option, "unknown qualifier '\(q)' in '\(text)' (expected a sampler (\(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))), ode, "
-          + "a state source (\(StateChoice.allCases.map(\.rawValue).joined(separator: ", "))) or a weight (\(MultistepWeight.allCases.map(\.rawValue).joined(separator: ", "))))")
+          + "a state source (\(StateChoice.allCases.map(\.rawValue).joined(separator: ", "))), a linear part (\(LinearPartKind.allCases.map(\.rawValue).joined(separator: ", "))) or a weight (\(MultistepWeight.allCases.map(\.rawValue).joined(separator: ", "))))")
       }
     }
     self.options = o
