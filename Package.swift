@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies flow one way:
 //   CBLAS <- DiffusionCore (schedules, the NoisePredictor protocol) <- ToyModels, NeuralCore, Integrators
-//   <- Convergence <- Morphing (the guided-morphing experiment) <- adjointdeis (CLI)
+//   <- Convergence <- Morphing (the guided-morphing experiment, guided generation, PNG via CZlib) <- adjointdeis (CLI)
 let package = Package(
   name: "AdjointDEIS",
   products: [
@@ -20,12 +20,13 @@ let package = Package(
   ],
   targets: [
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     .target(name: "DiffusionCore"),
     .target(name: "ToyModels", dependencies: ["DiffusionCore", "CBLAS"]),
     .target(name: "Integrators", dependencies: ["DiffusionCore"]),
     .target(name: "NeuralCore", dependencies: ["DiffusionCore", "CBLAS"]),
     .target(name: "Convergence", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore"]),
-    .target(name: "Morphing", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Convergence"]),
+    .target(name: "Morphing", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Convergence", "CZlib"]),
     .executableTarget(
       name: "adjointdeis",
       dependencies: [

@@ -14,7 +14,8 @@ struct GradientCommand: ParsableCommand {
       (dpm-solver-1), a time-uniform grid. The rk45 solver is the black-box continuous adjoint at tight tolerance.
       """)
 
-  @Option(help: "The problem: a JSON config (see examples/).") var config: String
+  @Option(help: "The problem: a JSON config (see examples/).") var config: String?
+  @OptionGroup(title: "A diffusers pipeline instead of a config") var pipelineOptions: PipelineGradientOptions
   @Option(help: "rk45 | adjointdeis-1 | adjointdeis-2m | dto") var solver: String = "rk45"
   @Option(help: "AdjointDEIS-2M's weight: paper (Algorithm 1) | phi2 (exact Taylor weight).") var weight: String?
   @Option(help: "M, the adjoint steps (AdjointDEIS; default N).") var steps: Int?
@@ -30,6 +31,9 @@ struct GradientCommand: ParsableCommand {
   @Option(help: "dto only: keep every k-th state and recompute (O(sqrt N) memory for k ~ sqrt N).") var checkpoint: Int?
 
   func run() throws {
+    if pipelineOptions.inputs.pipeline != nil { return try runPipeline() }
+    guard let config else { throw InvalidInput("config", "give --config FILE (a toy problem) or --pipeline DIR") }
+    try pipelineOptions.rejectWithoutPipeline()
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
     let setup = try makeSetup()
     let result: GradientResult
