@@ -34,13 +34,12 @@ extension GradientCommand {
   }
 
   private func runPipeline<S: BLASScalar>(_: S.Type, output: String) throws {
-    var sdeAware = self
-    let isSDE = try sampler.map { try SamplerKind.named($0).isSDE } ?? false
-    if !isSDE { sdeAware.seed = nil }  // --seed draws x_T; the SDE noise uses it too
-    let setup = try sdeAware.makeSetup()
+    var options = self
+    options.seed = nil  // --seed draws x_T; an SDE method's noise uses it too, as a default (never rejected)
+    let method = try options.makeMethod(defaultSolver: "adjointdeis-1", defaults: PipelineDefaults.gradientOptions(noiseSeed: seed ?? 0))
     let (pipeline, problem) = try pipelineOptions.inputs.problem(S.self, seed: seed)
     let start = DispatchTime.now().uptimeNanoseconds
-    let r = try problem.gradient(setup)
+    let r = try problem.gradient(method)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     try Check.finite(r.loss, "loss")
     try Check.finite(r.gradXT, "grad_x_T")
@@ -49,7 +48,7 @@ extension GradientCommand {
     let shape = [problem.batch] + problem.shape
     var entries = [SafeTensorsFile.Entry("grad_x_T", shape: shape, doubles: r.gradXT), SafeTensorsFile.Entry("x_0", shape: shape, doubles: r.x0)]
     if !problem.z.isEmpty { entries.append(.init("grad_z", shape: [problem.batch, problem.z.count / problem.batch], doubles: gz)) }
-    try SafeTensorsFile.write(entries, metadata: ["method": setup.name, "pipeline": pipelineOptions.inputs.pipeline ?? ""],
+    try SafeTensorsFile.write(entries, metadata: ["method": method.label, "pipeline": pipelineOptions.inputs.pipeline ?? ""],
                               to: URL(fileURLWithPath: output))
     let json = JSON.object([
       ("loss", .number(r.loss)),
@@ -62,7 +61,7 @@ extension GradientCommand {
         ("gradient", .object([("eps", .integer(r.adjoint.eps)), ("vjp", .integer(r.adjoint.vjp))])),
       ])),
       ("wall_time_s", .number(seconds)),
-      ("method", .string(setup.solver == .rk45 ? "rk45 rtol=\(setup.rtol) atol=\(setup.atol)" : setup.name)),
+      ("method", .string(method.label)),
       ("pipeline", .string(pipelineOptions.inputs.pipeline ?? "")),
       ("scheduler", .string(pipeline.schedule.name)),
       ("prediction_type", .string(pipeline.scheduler.predictionType.rawValue)),

@@ -21,8 +21,8 @@ struct GuideCommand: ParsableCommand {
 
   @OptionGroup var inputs: PipelineOptions
   @Option(help: "Seed of x_T (with --batch) and of the SDE sampler's noise.") var seed: UInt64?
-  @Option(help: "Comma-separated gradient methods: \(MorphMethod.gradientMethods.map(\.rawValue).joined(separator: ", ")).")
-  var methods: String = MorphMethod.adjointDEIS1ODE.rawValue
+  @Option(help: "Comma-separated gradient methods, NAME[/QUALIFIER...] of the registry: \(GradientMethods.names.joined(separator: ", ")) (e.g. adjointdeis-1/sde).")
+  var methods: String = "adjointdeis-1"
   @Option(help: "Gradient-descent steps K.") var steps: Int = 20
   @Option(name: .customLong("sampler-steps"), help: "N = M, the sampling and adjoint steps.") var samplerSteps: Int = 20
   @Option(help: "lambda | time-uniform | time-quadratic.") var grid: String = GridSpacing.timeUniform.rawValue
@@ -45,10 +45,16 @@ struct GuideCommand: ParsableCommand {
     // every option and file is checked before the first network evaluation
     let chosen = try methods.split(separator: ",").map { try MorphMethod.named(String($0)) }
     guard !chosen.isEmpty else { throw InvalidInput("methods", "give at least one method") }
-    for m in chosen where !m.isGradient { throw InvalidInput("methods", "\(m.rawValue) is not a gradient method") }
     guard (1...1000).contains(samplerSteps) else { throw InvalidInput("sampler-steps", "must be in 1...1000, got \(samplerSteps)") }
     guard rtol.isFinite, rtol > 0, rtol < 1 else { throw InvalidInput("rtol", "must be in (0, 1), got \(rtol)") }
     let spacing = try GridSpacing.named(grid)
+    let noiseSeed = seed ?? 0
+    let made: [(MorphMethod, any GradientMethod)] = try chosen.map { m in
+      guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol) else {
+        throw InvalidInput("methods", "\(m.rawValue) is not a gradient method")
+      }
+      return (m, g)
+    }
     var descent = GuidedGeneration(steps: steps, learningRate: learningRate)
     descent.update = try DescentUpdate.named(update)
     descent.constraint = try NoiseConstraint.named(constraint)
@@ -56,21 +62,17 @@ struct GuideCommand: ParsableCommand {
     let outURL = URL(fileURLWithPath: out)
     try checkWritable(outURL.path, "out")
     let (_, problem) = try inputs.problem(S.self, seed: seed)
-    try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true)
+    for (_, g) in made { try g.validate(try problem.gradientProblem) }
 
-    let noiseSeed = seed ?? 0
     let sampled = { (p: PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>, kind: SamplerKind) in
       try p.sample(kind, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
     }
     let start = try sampled(problem, .dpmSolver1)
     var traces: [GuideTrace] = []
-    for method in chosen {
-      guard let setup = method.setup(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol) else {
-        throw InvalidInput("methods", "\(method.rawValue) is not a gradient method")  // invariant: checked above
-      }
+    for (method, gradientMethod) in made {
       let outputSampler = method.outputSampler
       let guideMethod = GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>(
-        name: method.rawValue, gradient: { try $0.gradient(setup) },
+        name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
         sample: { try $0.sample(outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
         let left = Double(steps - step) * perStep
@@ -83,6 +85,7 @@ struct GuideCommand: ParsableCommand {
   }
 
   private func write<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, to dir: URL) throws {
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let (c, h, w) = (problem.shape[0], problem.shape[1], problem.shape[2])
     var grid = ImageGrid(channels: c, height: h, width: w)
     grid.add("start", start)

@@ -56,11 +56,9 @@ final class PipelineGuideTests: XCTestCase {
   func testDTOGradientEqualsFiniteDifferencesOfTheDDIMOutput() throws {
     for name in ["ddim-scaled-linear-v", "dpmsolver-cosine-sample"] {
       let pr = try problem(name, batch: 2, seed: 5)
-      var setup = GradientSetup(solver: .dto)
-      setup.samplerSteps = 5
-      setup.adjointSteps = 5
-      setup.spacing = .timeUniform
-      let r = try pr.gradient(setup)
+      var given = GradientOptions()
+      given.samplerSteps = 5
+      let r = try pr.gradient(try MethodSpec("dto").make(given: given, defaults: PipelineDefaults.gradientOptions()))
       func loss(_ xT: [Double], _ z: [Double]) throws -> Double {
         pr.loss.value(try pr.moved(xT: xT, z: z).sample(.dpmSolver1, steps: 5, spacing: .timeUniform))
       }
@@ -88,11 +86,9 @@ final class PipelineGuideTests: XCTestCase {
   /// steps: at N = 6 its gradient has cosine -0.7 with DTO's, at N = 20 0.99.)
   func testGuidedDescentLowersTheLossAndBatchesInLockstep() throws {
     let pr = try problem("ddim-scaled-linear-v", batch: 2, seed: 9)
-    var s = GradientSetup(solver: .dto)
-    s.samplerSteps = 6
-    s.adjointSteps = 6
-    s.spacing = .timeUniform
-    let setup = s
+    var given = GradientOptions()
+    given.samplerSteps = 6
+    let setup = try MethodSpec("dto").make(given: given, defaults: PipelineDefaults.gradientOptions())
     let method = GuideMethod<EpsilonConversion<UNetNoisePredictor<Double>>>(
       name: "dto", gradient: { try $0.gradient(setup) }, sample: { try $0.sample(.dpmSolver1, steps: 6, spacing: .timeUniform) })
     let guide = GuidedGeneration(steps: 3, learningRate: 0.1)
