@@ -97,6 +97,29 @@ final class PipelineLoadingTests: XCTestCase {
     }
   }
 
+  /// `make-pipeline`'s writer: the folder loads back to the same config and weights (F32), for every built-in layout's
+  /// config, and the scheduler config back to the same schedule.
+  func testWrittenPipelinesLoadBackExactly() throws {
+    for config in [UNetConfig.cifar10, .small, .tiny] {
+      XCTAssertEqual(try UNetConfig.parse(Data(config.diffusersJSON.utf8)), config)
+    }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("written-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let unet = try UNet2DModel<Float>(config: .tiny, seed: 5)
+    var scheduler = SchedulerConfig()
+    scheduler.predictionType = .vPrediction
+    scheduler.betaSchedule = .scaledLinear
+    try DiffusionPipeline<Float>.write(unet: unet, scheduler: scheduler, to: dir)
+    let back = try DiffusionPipeline<Float>.load(directory: dir)
+    XCTAssertEqual(back.unet.config, unet.config)
+    XCTAssertEqual(back.unet.parameters, unet.parameters)
+    XCTAssertEqual(back.scheduler.predictionType, .vPrediction)
+    XCTAssertEqual(back.schedule, try scheduler.schedule())
+    XCTAssertThrowsError(try DiffusionPipeline<Float>.write(unet: unet, scheduler: scheduler, to: dir)) {
+      XCTAssertTrue("\($0)".contains("already holds a pipeline"), "\($0)")
+    }
+  }
+
   // MARK: - bad folders
 
   private func copyOfFixture(_ name: String) throws -> URL {
