@@ -8,7 +8,7 @@ import ToyModels
 struct GradientCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gradient",
-    abstract: "Compute dL/dx_T, dL/dz, dL/dtheta for a Gaussian-mixture problem and print them as JSON.",
+    abstract: "Compute dL/dx_T, dL/dz, dL/dtheta for a Gaussian-mixture problem (or dL/dx_T, dL/dz on a diffusers pipeline).",
     discussion: """
       Defaults follow the paper: AdjointDEIS solvers with N = M = 20, recorded states, the ODE sampler \
       (dpm-solver-1), a time-uniform grid. The rk45 solver is the black-box continuous adjoint at tight tolerance. \
@@ -29,7 +29,7 @@ struct GradientCommand: ParsableCommand {
   @Option(name: .customLong("sampler-steps"), help: "N, the sampling steps (default 20).") var samplerSteps: Int?
   @Option(help: "Where AdjointDEIS gets x_t (default recorded).") var states: StateChoice?
   @Option(help: "The grid's spacing (default time-uniform).") var grid: GridSpacing?
-  @Option(help: "Seed of the SDE sampler's noise (default 0).") var seed: UInt64?
+  @Option(help: "Seed of the SDE sampler's noise (default 0); with --pipeline also of x_T.") var seed: UInt64?
   @Option(help: "A JSON array of N arrays of d standard-normal draws for the SDE sampler (entry i: step i from T).") var noise: String?
   @Option(help: "RK45 relative tolerance (rk45, and exact states; default 1e-12).") var rtol: Double?
   @Option(help: "RK45 absolute tolerance (default 1e-12).") var atol: Double?
