@@ -60,6 +60,19 @@ final class PipelineLoadingTests: XCTestCase {
     XCTAssertTrue(cifar.scheduler.notApplied.contains { $0.hasPrefix("clip_sample = true") })
   }
 
+  /// A bare UNet folder (config.json + weights) takes diffusers' DDPMScheduler defaults, or the scheduler config given.
+  func testBareUNetFolderWithDefaultOrGivenScheduler() throws {
+    let bare = Self.pipelines.appendingPathComponent("ddim-scaled-linear-v/unet")
+    let plain = try DiffusionPipeline<Float>.load(directory: bare)
+    XCTAssertNil(plain.schedulerFile)
+    XCTAssertEqual(plain.scheduler, SchedulerConfig())
+    XCTAssertEqual(plain.schedule, try NoiseSchedule.discrete(alphasCumprod: DiffusersBetas.alphasCumprod(DiffusersBetas.linear(start: 1e-4, end: 0.02, count: 1000)), name: "DDPMScheduler/linear"))
+    let given = Self.pipelines.appendingPathComponent("ddim-scaled-linear-v/scheduler/scheduler_config.json")
+    let withScheduler = try DiffusionPipeline<Float>.load(directory: bare, schedulerOverride: given)
+    XCTAssertEqual(withScheduler.scheduler.predictionType, .vPrediction)
+    XCTAssertEqual(withScheduler.scheduler.betaSchedule, .scaledLinear)
+  }
+
   /// eps = a out + b x for sample and v prediction: values from the definitions, VJPs in x, z and theta against
   /// central differences (Float64, h = 1e-5, tolerance 1e-6 relative as for the UNet itself).
   func testPredictionTypeConversionVJPs() throws {

@@ -86,7 +86,7 @@ public struct SchedulerConfig: Sendable, Equatable {
       }
     }
     for key in json.keys.sorted() {
-      let v = json[key]!
+      let v = json[key]!  // invariant: key comes from json.keys
       switch key {
       case _ where key.hasPrefix("_"): continue
       case "num_train_timesteps":
