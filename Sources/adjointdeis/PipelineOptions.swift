@@ -22,6 +22,8 @@ struct PipelineOptions: ParsableArguments {
   var xT: String?
   @Option(help: "With --seed: how many x_T to draw (default 1).") var batch: Int?
   @Option(help: "The conditioning z of a class_embed_type identity UNet: safetensors tensor z, (B, m) or (m).") var z: String?
+  @Option(name: .customLong("class-labels"), help: "A UNet with num_class_embeds: comma-separated class labels, one per image or one for all.")
+  var classLabels: String?
   @Option(help: "squared-distance | masked-squared-distance | linear (<w, x_0>, w from --target).")
   var loss: PixelLoss.Kind = .squaredDistance
   @Option(help: "The target image (PNG at the model's size, or safetensors tensor target (C,H,W) or (B,C,H,W)); w for linear.")
@@ -52,7 +54,20 @@ struct PipelineOptions: ParsableArguments {
     }
     let m = model.conditionDimension
     var z: [Double] = []
-    if let path = self.z {
+    if loaded.classEmbedding != nil {
+      guard self.z == nil else { throw InvalidInput("z", "the UNet embeds class labels (num_class_embeds): give --class-labels, not --z") }
+      guard let classLabels else { throw InvalidInput("class-labels", "missing: the UNet embeds class labels (num_class_embeds)") }
+      let labels = try classLabels.split(separator: ",").map { text -> Int in
+        guard let l = Int(text.trimmingCharacters(in: .whitespaces)) else { throw InvalidInput("class-labels", "'\(text)' is not an integer") }
+        return l
+      }
+      guard labels.count == 1 || labels.count == batchSize else {
+        throw InvalidInput("class-labels", "give one label or one per image (\(batchSize)), got \(labels.count)")
+      }
+      z = try loaded.z(classLabels: labels.count == 1 ? [Int](repeating: labels[0], count: batchSize) : labels)
+    } else if classLabels != nil {
+      throw InvalidInput("class-labels", "the UNet has no class embedding (num_class_embeds is null)")
+    } else if let path = self.z {
       guard m > 0 else { throw InvalidInput("z", "the UNet takes no conditioning (class_embed_type is null)") }
       z = try PipelineInputs.readZ(URL(fileURLWithPath: path), batch: batchSize, m: m)
     } else if m > 0 {

@@ -12,7 +12,7 @@ import XCTest
 final class PipelineGuideTests: XCTestCase {
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("../NeuralCoreTests/Fixtures/pipelines").standardizedFileURL
-  static let names = ["ddpm-linear-epsilon", "ddim-scaled-linear-v", "dpmsolver-cosine-sample", "ddim-trained-betas", "ddpm-cifar10-layout"]
+  static let names = ["ddpm-linear-epsilon", "ddim-scaled-linear-v", "dpmsolver-cosine-sample", "ddim-trained-betas", "ddpm-cifar10-layout", "ddpm-class-labels"]
 
   static func pipeline(_ name: String) throws -> DiffusionPipeline<Double> {
     try DiffusionPipeline<Double>.load(directory: fixtures.appendingPathComponent(name))
@@ -31,7 +31,8 @@ final class PipelineGuideTests: XCTestCase {
       let times = (timesteps + [timesteps.last! - ratio]).reversed().map { ($0 + 1) / n }
       let grid = try TimeGrid(schedule: p.schedule, times: times)
       let xT = try reference.tensor("x_T").doubles()
-      let z = try reference["z"].map { try $0.doubles() } ?? []
+      let labels = reference["class_labels"].map { $0.doubles().map { Int($0) } }
+      let z = try labels.map { try p.z(classLabels: $0) } ?? reference["z"]?.doubles() ?? []
       let x = try Sampler(kind: .dpmSolver1).sample(model: try p.predictor(), grid: grid, xT: xT, z: .constant(z)).x0
       let expected = try reference.tensor("x_K").doubles()
       let scale = expected.map(abs).max()!

@@ -9,13 +9,13 @@ import XCTest
 /// prediction types convert to eps with VJPs that match finite differences; bad folders are errors naming the file.
 final class PipelineLoadingTests: XCTestCase {
   static let pipelines = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/pipelines")
-  static let names = ["ddpm-linear-epsilon", "ddim-scaled-linear-v", "dpmsolver-cosine-sample", "ddim-trained-betas", "ddpm-cifar10-layout"]
+  static let names = ["ddpm-linear-epsilon", "ddim-scaled-linear-v", "dpmsolver-cosine-sample", "ddim-trained-betas", "ddpm-cifar10-layout", "ddpm-class-labels"]
 
   func testAlphasCumprodAndTheContinuousScheduleMatchDiffusersAtEveryTrainingStep() throws {
     let dir = Self.pipelines.appendingPathComponent("schedules")
     let reference = try SafeTensorsFile.read(dir.appendingPathComponent("alphas_cumprod.safetensors"))
     let configs = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }.sorted()
-    XCTAssertEqual(configs.count, 8)
+    XCTAssertEqual(configs.count, 9)
     for file in configs {
       let name = String(file.dropLast(5))
       let expected = try reference.tensor("alphas_cumprod." + name).doubles()
@@ -45,6 +45,7 @@ final class PipelineLoadingTests: XCTestCase {
     let expected: [String: (PredictionType, Int, Int)] = [
       "ddpm-linear-epsilon": (.epsilon, 1000, 0), "ddim-scaled-linear-v": (.vPrediction, 1000, 0),
       "dpmsolver-cosine-sample": (.sample, 100, 16), "ddim-trained-betas": (.epsilon, 50, 0), "ddpm-cifar10-layout": (.epsilon, 1000, 0),
+      "ddpm-class-labels": (.epsilon, 1000, 16),
     ]
     for name in Self.names {
       let p = try DiffusionPipeline<Float>.load(directory: Self.pipelines.appendingPathComponent(name))
@@ -58,6 +59,12 @@ final class PipelineLoadingTests: XCTestCase {
     XCTAssertEqual(cifar.sampleShape, [3, 32, 32])
     XCTAssertEqual(cifar.scheduler.className, "DDPMScheduler")
     XCTAssertTrue(cifar.scheduler.notApplied.contains { $0.hasPrefix("clip_sample = true") })
+    // num_class_embeds: the embedding table is kept apart, labels pick its rows as z
+    let labelled = try DiffusionPipeline<Float>.load(directory: Self.pipelines.appendingPathComponent("ddpm-class-labels"))
+    XCTAssertEqual(labelled.classEmbedding?.count, 3 * 16)
+    XCTAssertEqual(try labelled.z(classLabels: [2, 0]), Array(labelled.classEmbedding![32..<48] + labelled.classEmbedding![0..<16]))
+    XCTAssertThrowsError(try labelled.z(classLabels: [3])) { XCTAssertTrue("\($0)".contains("outside 0..<3"), "\($0)") }
+    XCTAssertThrowsError(try cifar.z(classLabels: [0])) { XCTAssertTrue("\($0)".contains("no class embedding"), "\($0)") }
   }
 
   /// A bare UNet folder (config.json + weights) takes diffusers' DDPMScheduler defaults, or the scheduler config given.

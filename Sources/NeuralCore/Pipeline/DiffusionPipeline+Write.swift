@@ -23,6 +23,7 @@ extension UNetConfig {
       ("layers_per_block", "\(layersPerBlock)"),
       ("mid_block_scale_factor", "\(midBlockScaleFactor)"),
       ("norm_eps", "\(normEps)"),
+      ("num_class_embeds", opt(numClassEmbeds)),
       ("norm_num_groups", "\(normNumGroups)"),
       ("out_channels", "\(outChannels)"),
       ("sample_size", opt(sampleSize)),

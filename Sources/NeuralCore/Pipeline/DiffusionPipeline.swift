@@ -12,6 +12,21 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
   /// Where the UNet and the scheduler config were read from.
   public let unetDirectory: URL
   public let schedulerFile: URL?
+  /// The class-label embedding table (num_class_embeds x time_embed_dim, row-major) of a UNet with num_class_embeds;
+  /// the network then takes the label's row as its z.
+  public let classEmbedding: [Double]?
+
+  /// z for one class label per image (the rows of the embedding table).
+  public func z(classLabels: [Int]) throws -> [Double] {
+    guard let table = classEmbedding else {
+      throw InvalidInput("class-labels", "the UNet has no class embedding (num_class_embeds is null)")
+    }
+    let m = unet.config.timeEmbedDim, k = table.count / m
+    return try classLabels.flatMap { label -> ArraySlice<Double> in
+      guard (0..<k).contains(label) else { throw InvalidInput("class-labels", "label \(label) is outside 0..<\(k) (num_class_embeds)") }
+      return table[(label * m)..<((label + 1) * m)]
+    }
+  }
 
   /// The eps-predictor the solvers run: the UNet on the pipeline's discrete schedule, its output converted to eps.
   public func predictor() throws -> EpsilonConversion<UNetNoisePredictor<Scalar>> {
@@ -57,11 +72,19 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
     do { schedule = try scheduler.schedule() } catch let e as InvalidInput {
       throw InvalidInput("\(schedulerFile?.path ?? "default scheduler"): \(e.field)", e.reason)
     }
-    let unet = try loadUNet(unetDirectory)
+    let (unet, classEmbedding) = try loadUNet(unetDirectory)
     guard unet.config.sampleSize != nil else {
       throw InvalidInput(unetDirectory.appendingPathComponent("config.json").path + ": sample_size", "is null: the image size is unknown")
     }
-    return DiffusionPipeline(unet: unet, scheduler: scheduler, schedule: schedule, unetDirectory: unetDirectory, schedulerFile: schedulerFile)
+    return DiffusionPipeline(unet: unet, scheduler: scheduler, schedule: schedule, unetDirectory: unetDirectory, schedulerFile: schedulerFile,
+                            classEmbedding: classEmbedding)
+  }
+
+  /// Runs `body`; an `InvalidInput` about a field becomes one about `file: field`.
+  static func prefixingErrors<T>(with file: URL, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as InvalidInput {
+      throw e.field == file.path ? e : InvalidInput("\(file.path): \(e.field)", e.reason)
+    }
   }
 
   /// model_index.json must name a UNet2DModel `unet` and a `scheduler`, and nothing that makes it a latent or
@@ -81,8 +104,9 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
     guard json["scheduler"] != nil else { throw InvalidInput(url.path, "has no 'scheduler' component") }
   }
 
-  /// config.json and diffusion_pytorch_model.safetensors, errors prefixed with the file they are about.
-  static func loadUNet(_ directory: URL) throws -> UNet2DModel<Scalar> {
+  /// config.json and diffusion_pytorch_model.safetensors, errors prefixed with the file they are about. With
+  /// num_class_embeds the table `class_embedding.weight` is split off and the network built to take its rows as z.
+  static func loadUNet(_ directory: URL) throws -> (UNet2DModel<Scalar>, [Double]?) {
     let fm = FileManager.default
     let configURL = directory.appendingPathComponent("config.json")
     let weightsURL = directory.appendingPathComponent("diffusion_pytorch_model.safetensors")
@@ -92,12 +116,25 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
       let hint = fm.fileExists(atPath: bin.path) ? " (only a .bin is there: re-save with safe_serialization=True)" : ""
       throw InvalidInput(weightsURL.path, "missing (the UNet's weights)\(hint)")
     }
-    let config: UNetConfig
-    do { config = try UNetConfig.load(from: configURL) } catch let e as InvalidInput where e.field != configURL.path {
-      throw InvalidInput("\(configURL.path): \(e.field)", e.reason)
-    }
+    let config = try prefixingErrors(with: configURL) { try UNetConfig.load(from: configURL) }
     let file = try SafeTensorsFile.read(weightsURL)
-    do { return try UNet2DModel(config: config, safetensors: file) } catch let e as InvalidInput {
+    var netConfig = config
+    var shapes = file.tensors.mapValues(\.shape)
+    var table: [Double]? = nil
+    if let k = config.numClassEmbeds {
+      let name = "class_embedding.weight", expected = [k, config.timeEmbedDim]
+      guard let t = file[name] else { throw InvalidInput("\(weightsURL.path): \(name)", "missing from the weights (num_class_embeds is \(k))") }
+      guard t.shape == expected else { throw InvalidInput("\(weightsURL.path): \(name)", "has shape \(t.shape), expected \(expected)") }
+      table = t.doubles()
+      if let i = table!.firstIndex(where: { !$0.isFinite }) { throw InvalidInput("\(weightsURL.path): \(name)", "entry \(i) is not finite") }  // invariant: set above
+      shapes[name] = nil
+      netConfig.numClassEmbeds = nil
+      netConfig.classEmbedIdentity = true
+    }
+    do {
+      let unet = try UNet2DModel<Scalar>(config: netConfig, shapes: shapes) { try file.tensor($0).values(Scalar.self) }
+      return (unet, table)
+    } catch let e as InvalidInput {
       throw InvalidInput("\(weightsURL.path): \(e.field)", "\(e.reason) (weights do not match \(configURL.lastPathComponent))")
     }
   }
