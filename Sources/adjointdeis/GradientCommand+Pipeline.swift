@@ -8,7 +8,7 @@ import NeuralCore
 /// `gradient --pipeline`'s own options.
 struct PipelineGradientOptions: ParsableArguments {
   @OptionGroup var inputs: PipelineOptions
-  @Option(help: "With --pipeline: the safetensors file receiving grad_x_T, grad_z (with z) and x_0.") var output: String?
+  @Option(help: "With --pipeline: the safetensors file receiving grad_x_T, grad_z (with z), x_T and x_0.") var output: String?
 
   /// A toy run (--config) takes none of these.
   func rejectWithoutPipeline() throws {
@@ -46,7 +46,8 @@ extension GradientCommand {
     let gz = r.gradZ.first ?? []
     try Check.finite(gz, "grad_z")
     let shape = [problem.batch] + problem.shape
-    var entries = [SafeTensorsFile.Entry("grad_x_T", shape: shape, doubles: r.gradXT), SafeTensorsFile.Entry("x_0", shape: shape, doubles: r.x0)]
+    var entries = [SafeTensorsFile.Entry("grad_x_T", shape: shape, doubles: r.gradXT), SafeTensorsFile.Entry("x_T", shape: shape, doubles: problem.xT),
+                   SafeTensorsFile.Entry("x_0", shape: shape, doubles: r.x0)]
     if !problem.z.isEmpty { entries.append(.init("grad_z", shape: [problem.batch, problem.z.count / problem.batch], doubles: gz)) }
     try SafeTensorsFile.write(entries, metadata: ["method": method.label, "pipeline": pipelineOptions.inputs.pipeline ?? ""],
                               to: URL(fileURLWithPath: output))
