@@ -4,8 +4,8 @@ import PackageDescription
 // Dependencies flow one way:
 //   CBLAS <- DiffusionCore (schedules, the NoisePredictor protocol, GradientProblem) <- ToyModels, NeuralCore,
 //   Integrators (gradient methods), Reports (CSV, SVG plots, number formats)
-//   <- Convergence (studies, order fits) <- Morphing (the guided-morphing experiment; Reports, not Convergence)
-//   <- adjointdeis (CLI)
+//   <- Convergence (studies, order fits) <- Morphing (the guided-morphing experiment, guided generation on pipelines,
+//   PNG via CZlib; Reports, not Convergence) <- adjointdeis (CLI)
 let package = Package(
   name: "AdjointDEIS",
   products: [
@@ -23,13 +23,14 @@ let package = Package(
   ],
   targets: [
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
     .target(name: "DiffusionCore"),
     .target(name: "ToyModels", dependencies: ["DiffusionCore", "CBLAS"]),
     .target(name: "Integrators", dependencies: ["DiffusionCore"]),
     .target(name: "NeuralCore", dependencies: ["DiffusionCore", "CBLAS"]),
     .target(name: "Reports", dependencies: ["DiffusionCore"]),
     .target(name: "Convergence", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Reports"]),
-    .target(name: "Morphing", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Reports"]),
+    .target(name: "Morphing", dependencies: ["DiffusionCore", "ToyModels", "Integrators", "NeuralCore", "Reports", "CZlib"]),
     .executableTarget(
       name: "adjointdeis",
       dependencies: [

@@ -25,6 +25,10 @@ public struct UNetConfig: Sendable, Equatable {
   /// class_embed_type "identity": a conditioning vector z (time_embed_dim numbers per sample) is added to the
   /// time embedding.
   public var classEmbedIdentity = false
+  /// num_class_embeds with class_embed_type null: an nn.Embedding of class labels added to the time embedding. The
+  /// network itself is then built with `classEmbedIdentity` and fed the label's embedding row as z
+  /// (`DiffusionPipeline` keeps the table); nil otherwise.
+  public var numClassEmbeds: Int? = nil
 
   public init() {}
 
@@ -91,6 +95,7 @@ public struct UNetConfig: Sendable, Equatable {
     for t in upBlockTypes where t != "UpBlock2D" && t != "AttnUpBlock2D" {
       throw InvalidInput("up_block_types", "unsupported block type '\(t)' (supported: UpBlock2D, AttnUpBlock2D)")
     }
+    if let k = numClassEmbeds { try Check.positive(k, "num_class_embeds") }
     try Check.positive(inChannels, "in_channels")
     try Check.positive(outChannels, "out_channels")
     try Check.positive(layersPerBlock, "layers_per_block")
@@ -226,7 +231,7 @@ public struct UNetConfig: Sendable, Equatable {
           c.classEmbedIdentity = true
         }
       case "num_class_embeds":
-        guard isNull(v) else { throw unsupported(key, v, "null") }
+        if isNull(v) { c.numClassEmbeds = nil } else { c.numClassEmbeds = try int(key, v) }
       case "num_train_timesteps":
         continue  // only used by time_embedding_type "learned"
       case "attention_legacy_order":
@@ -235,6 +240,7 @@ public struct UNetConfig: Sendable, Equatable {
         throw InvalidInput(key, "unknown UNet2DModel option")
       }
     }
+    if c.classEmbedIdentity { c.numClassEmbeds = nil }  // diffusers ignores num_class_embeds with class_embed_type identity
     try c.validate()
     return c
   }

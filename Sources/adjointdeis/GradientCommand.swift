@@ -8,7 +8,7 @@ import ToyModels
 struct GradientCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gradient",
-    abstract: "Compute dL/dx_T, dL/dz, dL/dtheta for a Gaussian-mixture problem and print them as JSON.",
+    abstract: "Compute dL/dx_T, dL/dz, dL/dtheta for a Gaussian-mixture problem (or dL/dx_T, dL/dz on a diffusers pipeline).",
     discussion: """
       Defaults follow the paper: AdjointDEIS solvers with N = M = 20, recorded states, the ODE sampler \
       (dpm-solver-1), a time-uniform grid. The rk45 solver is the black-box continuous adjoint at tight tolerance. \
@@ -19,15 +19,17 @@ struct GradientCommand: ParsableCommand {
       \(methodListHelp())
       """)
 
-  @Option(help: "The problem: a JSON config (see examples/).") var config: String
-  @Option(help: "The gradient method, NAME[/QUALIFIER...] (see the list above).") var solver: MethodSpec = try! MethodSpec("rk45")  // invariant: a registry name
+  @Option(help: "The problem: a JSON config (see examples/).") var config: String?
+  @OptionGroup(title: "A diffusers pipeline instead of a config") var pipelineOptions: PipelineGradientOptions
+  @Option(help: "The gradient method, NAME[/QUALIFIER...] (see the list above; default rk45, adjointdeis-1 with --pipeline).")
+  var solver: MethodSpec?
   @Option(help: "AdjointDEIS-2M's weight: paper (Algorithm 1) | phi2 (exact Taylor weight).") var weight: MultistepWeight?
   @Option(help: "M, the adjoint steps (AdjointDEIS; default N).") var steps: Int?
   @Option(help: "The sampler (default dpm-solver-1).") var sampler: SamplerKind?
   @Option(name: .customLong("sampler-steps"), help: "N, the sampling steps (default 20).") var samplerSteps: Int?
   @Option(help: "Where AdjointDEIS gets x_t (default recorded).") var states: StateChoice?
   @Option(help: "The grid's spacing (default time-uniform).") var grid: GridSpacing?
-  @Option(help: "Seed of the SDE sampler's noise (default 0).") var seed: UInt64?
+  @Option(help: "Seed of the SDE sampler's noise (default 0); with --pipeline also of x_T.") var seed: UInt64?
   @Option(help: "A JSON array of N arrays of d standard-normal draws for the SDE sampler (entry i: step i from T).") var noise: String?
   @Option(help: "RK45 relative tolerance (rk45, and exact states; default 1e-12).") var rtol: Double?
   @Option(help: "RK45 absolute tolerance (default 1e-12).") var atol: Double?
@@ -37,6 +39,9 @@ struct GradientCommand: ParsableCommand {
   @Option(help: "Data statistics for the linear part, JSON {mean, covariance} or {mean, variance} (default: the model's own).") var statistics: String?
 
   func run() throws {
+    if pipelineOptions.inputs.pipeline != nil { return try runPipeline() }
+    guard let config else { throw InvalidInput("config", "give --config FILE (a toy problem) or --pipeline DIR") }
+    try pipelineOptions.rejectWithoutPipeline()
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
     let method = try makeMethod(dimension: problem.model.dataDimension)
     let result = try method.gradient(problem)
@@ -58,7 +63,9 @@ struct GradientCommand: ParsableCommand {
   }
 
   /// The method from `--solver` and the options; each option that means nothing for it is an error naming it.
-  func makeMethod(dimension: Int) throws -> any GradientMethod {
+  /// `dimension`: the model's d, for a statistics file (nil with --pipeline, which takes no linear part yet).
+  func makeMethod(dimension: Int?, defaultSolver: String = "rk45", defaults: GradientOptions = Self.defaults) throws -> any GradientMethod {
+    let solver = try self.solver ?? MethodSpec(defaultSolver)
     if seed != nil && noise != nil { throw InvalidInput("noise", "give --seed or --noise, not both") }
     var given = GradientOptions()
     given.sampler = sampler
@@ -73,13 +80,21 @@ struct GradientCommand: ParsableCommand {
     given.rk45States = rk45States
     given.noise = seed.map(NoiseSource.seeded) ?? (noise != nil ? .given([]) : nil)
     given.linearPart = linearPart
+    guard let dimension else {
+      if statistics != nil { throw InvalidInput("statistics", "is not supported with --pipeline yet") }
+      if let linearPart, linearPart != .none { throw InvalidInput("linear-part", "is not supported with --pipeline yet (only none)") }
+      let method = try solver.make(given: given, defaults: defaults)  // every option checked before the noise file is read
+      guard let noise else { return method }
+      given.noise = .given(try Self.readNoise(noise))
+      return try solver.make(given: given, defaults: defaults)
+    }
     // a placeholder until the file is read, so that every option is checked before any file is
     if statistics != nil { given.statistics = try DataStatistics(mean: [Double](repeating: 0, count: dimension), variance: 1, field: "statistics") }
-    let method = try solver.make(given: given, defaults: Self.defaults)  // every option checked before the noise file is read
+    let method = try solver.make(given: given, defaults: defaults)  // every option checked before the noise file is read
     if let statistics { given.statistics = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: dimension) }
     if let noise { given.noise = .given(try Self.readNoise(noise)) }
     guard noise != nil || statistics != nil else { return method }
-    return try solver.make(given: given, defaults: Self.defaults)
+    return try solver.make(given: given, defaults: defaults)
   }
 
   static func readNoise(_ path: String) throws -> [[Double]] {

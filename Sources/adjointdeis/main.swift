@@ -7,7 +7,8 @@ struct AdjointDEIS: ParsableCommand {
     commandName: "adjointdeis",
     abstract: "Gradients through diffusion samplers with the continuous adjoint (AdjointDEIS).",
     subcommands: [GradientCommand.self, ConvergenceCommand.self, UNetVJPCommand.self, BenchCommand.self, TrainCommand.self,
-                  NetworkStudyCommand.self, RecognizerCommand.self, MorphCommand.self, MergeCommand.self, CostAccuracyCommand.self])
+                  NetworkStudyCommand.self, RecognizerCommand.self, MorphCommand.self, MergeCommand.self, CostAccuracyCommand.self,
+                  GuideCommand.self, MakePipelineCommand.self])
 }
 
 // Debian's OpenBLAS may fall back to slow generic kernels on this CPU; pick the fast ones before any BLAS call.

@@ -47,7 +47,7 @@ final class UNetConfigTests: XCTestCase {
     assertRejects(#"{"time_embedding_type": "fourier"}"#, naming: "time_embedding_type")
     assertRejects(#"{"resnet_time_scale_shift": "scale_shift"}"#, naming: "resnet_time_scale_shift")
     assertRejects(#"{"class_embed_type": "timestep"}"#, naming: "class_embed_type")
-    assertRejects(#"{"num_class_embeds": 10}"#, naming: "num_class_embeds")
+    assertRejects(#"{"num_class_embeds": 0}"#, naming: "num_class_embeds")  // a class table is supported (DiffusionPipeline keeps it); an empty one is not
     assertRejects(#"{"act_fn": "gelu"}"#, naming: "act_fn")
     assertRejects(#"{"downsample_type": "resnet"}"#, naming: "downsample_type")
     assertRejects(#"{"upsample_type": "resnet"}"#, naming: "upsample_type")

@@ -49,12 +49,7 @@ extension MorphProblem {
         referenceSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
       }
       path += points
-      for p in 0..<pairs.count {
-        let scale = stepScale(g, gz, pair: p, lr: lr)
-        for i in (p * d)..<((p + 1) * d) { xT[i] -= scale * g[i] }
-        for i in (p * m)..<((p + 1) * m) { z[i] -= scale * gz[i] }
-        if settings.constraint == .sphere { project(&xT, onto: start0, pair: p) }
-      }
+      descent.step(&xT, &z, gradient: g, gradientZ: gz, start: start0, blocks: pairs.count, lr: lr)
       try Check.finite(xT, "x_T (gradient descent diverged: lower the learning rate)")
     }
     let x0 = try sample(method.outputSampler, xT: xT, z: z).x0
@@ -70,22 +65,8 @@ extension MorphProblem {
     return outcome
   }
 
-  /// Rescales pair p's block of x to the norm of the same block of `reference`.
-  func project(_ x: inout [Double], onto reference: [Double], pair p: Int) {
-    let r = (p * d)..<((p + 1) * d)
-    let norm = r.map { x[$0] * x[$0] }.reduce(0, +).squareRoot(), target = r.map { reference[$0] * reference[$0] }.reduce(0, +).squareRoot()
-    guard norm > 0 else { return }
-    for i in r { x[i] *= target / norm }
-  }
-
-  /// The factor multiplying pair p's gradient: lr (plain) or lr sqrt(d + m) / |g_p| (normalized; 0 for a zero gradient).
-  func stepScale(_ g: [Double], _ gz: [Double], pair p: Int, lr: Double) -> Double {
-    guard settings.update == .normalized else { return lr }
-    var norm = 0.0
-    for i in (p * d)..<((p + 1) * d) { norm += g[i] * g[i] }
-    for i in (p * m)..<((p + 1) * m) { norm += gz[i] * gz[i] }
-    return norm > 0 ? lr * Double(d + m).squareRoot() / norm.squareRoot() : 0
-  }
+  /// The update rule of every gradient method: `settings.update`, `settings.constraint`, blocks of (d, m).
+  var descent: ProjectedDescent { ProjectedDescent(update: settings.update, constraint: settings.constraint, d: d, m: m) }
 
   /// cos(g_p, r_p) and |g_p| / |r_p| for pair p over the joint vector (dL/dx_T, dL/dz).
   func compare(_ g: [Double], _ gz: [Double], _ r: [Double], _ rz: [Double], pair p: Int) -> (Double, Double) {

@@ -1,0 +1,52 @@
+import DiffusionCore
+import Foundation
+import Integrators
+import NeuralCore
+
+/// A gradient problem on a pipeline's model: B images (x_T, z) run in lockstep as one state (`LockstepBatch`, so
+/// every solver batches the network), a pixel loss on the sampler's output, and the time range [1/N, 1] of the
+/// model's N training steps (DPM-Solver's default for discrete-time models).
+public struct PipelineProblem<Model: NoisePredictor>: Sendable {
+  public let model: LockstepBatch<Model>
+  public let schedule: NoiseSchedule
+  /// (C, H, W) of one image.
+  public let shape: [Int]
+  public let batch: Int
+  public let T: Double
+  public let tEps: Double
+  public let xT: [Double]
+  /// B x m (empty without conditioning).
+  public let z: [Double]
+  public let loss: PixelLoss
+
+  public init(model: Model, schedule: NoiseSchedule, shape: [Int], xT: [Double], z: [Double], loss: PixelLoss) throws {
+    let d = shape.reduce(1, *)
+    guard d == model.dataDimension else { throw InvalidInput("shape", "\(shape) does not match the model's \(model.dataDimension) numbers per image") }
+    guard !xT.isEmpty, xT.count % d == 0 else { throw InvalidInput("x_T", "expected B x \(d) numbers, got \(xT.count)") }
+    batch = xT.count / d
+    self.model = try LockstepBatch(model, count: batch)
+    try Check.count(z, batch * model.conditionDimension, "z")
+    try Check.count(loss.target, batch * d, "target")
+    try Check.finite(xT, "x_T")
+    try Check.finite(z, "z")
+    self.schedule = schedule
+    self.shape = shape
+    self.xT = xT
+    self.z = z
+    self.loss = loss
+    T = schedule.tMax
+    tEps = schedule.tMin
+  }
+
+  /// The same problem from another (x_T, z).
+  public func moved(xT: [Double], z: [Double]) throws -> PipelineProblem {
+    try PipelineProblem(model: model.model, schedule: schedule, shape: shape, xT: xT, z: z, loss: loss)
+  }
+
+  /// x_0 sampled with `kind` on `steps` steps of `spacing` (SDE noise from `noiseSeed`).
+  public func sample(_ kind: SamplerKind, steps: Int, spacing: GridSpacing, noiseSeed: UInt64 = 0) throws -> [Double] {
+    let grid = try TimeGrid(schedule: schedule, tEps: tEps, T: T, steps: steps, spacing: spacing)
+    let noise = kind.isSDE ? try NoiseSource.seeded(noiseSeed).draws(grid: grid, dimension: model.dataDimension) : []
+    return try Sampler(kind: kind).sample(model: model, grid: grid, xT: xT, z: .constant(z), noise: noise).x0
+  }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import DiffusionCore
+import Foundation
+import Integrators
+import Morphing
+import NeuralCore
+
+/// `adjointdeis guide`: guided generation on a diffusers pipeline: gradient descent on (x_T, z) of a pixel loss,
+/// with each chosen gradient method, the morph experiment's projected, normalized update, the batch in lockstep.
+struct GuideCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "guide",
+    abstract: "Guided generation on a diffusers UNet2DModel pipeline: descend a loss on x_0 through x_T (and z).",
+    discussion: """
+      Each step samples x_0 from (x_T, z) with N sampler steps, computes the gradient with the method, and moves every
+      image's (x_T, z) by lr sqrt(d + m) g / |g| (normalized), then rescales x_T to its starting norm (sphere).
+      Writes into --out: grid.png (columns start, each method, target), loss.csv (method, step, image, loss; step K is
+      after the last update), result.safetensors (x_T.<method>, x_0.<method>, z.<method>), and prints a JSON summary.
+      Progress goes to stderr.
+      """)
+
+  @OptionGroup var inputs: PipelineOptions
+  @Option(help: "Seed of x_T (with --batch) and of the SDE sampler's noise.") var seed: UInt64?
+  @Option(help: "Comma-separated gradient methods, NAME[/QUALIFIER...] of the registry: \(GradientMethods.names.joined(separator: ", ")) (e.g. adjointdeis-1/sde).")
+  var methods: String = "adjointdeis-1"
+  @Option(help: "Gradient-descent steps K.") var steps: Int = 20
+  @Option(name: .customLong("sampler-steps"), help: "N = M, the sampling and adjoint steps.") var samplerSteps: Int = 20
+  @Option(help: "lambda | time-uniform | time-quadratic.") var grid: String = GridSpacing.timeUniform.rawValue
+  @Option(name: .customLong("learning-rate"), help: "The step length, in units of |x_T| ~ sqrt(d) (normalized update).") var learningRate: Double = 0.1
+  @Option(help: "normalized | plain") var update: String = DescentUpdate.normalized.rawValue
+  @Option(help: "sphere (x_T keeps its starting norm) | none") var constraint: String = NoiseConstraint.sphere.rawValue
+  @Option(help: "rk45's tolerance (rtol = atol) when it is a method.") var rtol: Double = 1e-5
+  @Option(help: "The output directory (created if missing).") var out: String
+  @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
+
+  func run() throws {
+    setBLASThreads(threads)
+    switch inputs.dtype {
+    case .float32: try guide(Float.self)
+    case .float64: try guide(Double.self)
+    }
+  }
+
+  private func guide<S: BLASScalar>(_: S.Type) throws {
+    // every option and file is checked before the first network evaluation
+    let chosen = try methods.split(separator: ",").map { try MorphMethod.named(String($0)) }
+    guard !chosen.isEmpty else { throw InvalidInput("methods", "give at least one method") }
+    guard (1...1000).contains(samplerSteps) else { throw InvalidInput("sampler-steps", "must be in 1...1000, got \(samplerSteps)") }
+    guard rtol.isFinite, rtol > 0, rtol < 1 else { throw InvalidInput("rtol", "must be in (0, 1), got \(rtol)") }
+    let spacing = try GridSpacing.named(grid)
+    let noiseSeed = seed ?? 0
+    let made: [(MorphMethod, any GradientMethod)] = try chosen.map { m in
+      guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol) else {
+        throw InvalidInput("methods", "\(m.rawValue) is not a gradient method")
+      }
+      return (m, g)
+    }
+    var descent = GuidedGeneration(steps: steps, learningRate: learningRate)
+    descent.update = try DescentUpdate.named(update)
+    descent.constraint = try NoiseConstraint.named(constraint)
+    try descent.validate()
+    let outURL = URL(fileURLWithPath: out)
+    try checkWritable(outURL.path, "out")
+    let (_, problem) = try inputs.problem(S.self, seed: seed)
+    for (_, g) in made { try g.validate(try problem.gradientProblem) }
+
+    let sampled = { (p: PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>, kind: SamplerKind) in
+      try p.sample(kind, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
+    }
+    let start = try sampled(problem, .dpmSolver1)
+    var traces: [GuideTrace] = []
+    for (method, gradientMethod) in made {
+      let outputSampler = method.outputSampler
+      let guideMethod = GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>(
+        name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
+        sample: { try $0.sample(outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
+      let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
+        let left = Double(steps - step) * perStep
+        FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left\n",
+                                                   method.rawValue, step, steps, loss, perStep, left).utf8))
+      }
+      traces.append(trace)
+    }
+    try write(traces, start: start, problem: problem, to: outURL)
+  }
+
+  private func write<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, to dir: URL) throws {
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let (c, h, w) = (problem.shape[0], problem.shape[1], problem.shape[2])
+    var grid = ImageGrid(channels: c, height: h, width: w)
+    grid.add("start", start)
+    for t in traces { grid.add(t.method, t.x0) }
+    if problem.loss.kind != .linear { grid.add("target", problem.loss.target) }
+    try grid.pixels().write(to: dir.appendingPathComponent("grid.png"))
+    var csv = "method,step,image,loss\n"
+    for t in traces {
+      for (k, row) in t.losses.enumerated() { for (p, l) in row.enumerated() { csv += "\(t.method),\(k),\(p),\(l)\n" } }
+    }
+    try AtomicFile.write(csv, to: dir.appendingPathComponent("loss.csv"))
+    let shape = [problem.batch] + problem.shape
+    var entries: [SafeTensorsFile.Entry] = []
+    for t in traces {
+      let name = t.method.replacingOccurrences(of: "/", with: "_")
+      entries.append(.init("x_T." + name, shape: shape, doubles: t.xT))
+      entries.append(.init("x_0." + name, shape: shape, doubles: t.x0))
+      if !t.z.isEmpty { entries.append(.init("z." + name, shape: [problem.batch, t.z.count / problem.batch], doubles: t.z)) }
+    }
+    try SafeTensorsFile.write(entries, to: dir.appendingPathComponent("result.safetensors"))
+    let startLoss = problem.loss.perSample(start)
+    let summary = JSON.object([
+      ("start_loss", .numbers(startLoss)),
+      ("methods", .array(traces.map { t in
+        JSON.object([
+          ("method", .string(t.method)),
+          ("final_loss", .numbers(t.losses.last ?? [])),
+          ("seconds_per_step", .number(t.stepSeconds / Double(max(1, t.losses.count - 1)))),
+          ("nfe", .object([("eps", .integer(t.evaluations.eps)), ("vjp", .integer(t.evaluations.vjp))])),
+        ])
+      })),
+      ("batch", .integer(problem.batch)),
+      ("out", .string(dir.path)),
+    ])
+    print(summary.render())
+  }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import DiffusionCore
+import Foundation
+import Integrators
+import Morphing
+import NeuralCore
+
+/// The network's arithmetic.
+enum NetworkPrecision: String, ExpressibleByArgument, CaseIterable {
+  case float32, float64
+}
+
+extension PixelLoss.Kind: ExpressibleByArgument {}
+
+/// Options shared by `gradient --pipeline` and `guide`: the pipeline folder, x_T, z and the loss.
+struct PipelineOptions: ParsableArguments {
+  @Option(help: "A diffusers pipeline folder (model_index.json, unet/, scheduler/) or a bare UNet folder.")
+  var pipeline: String?
+  @Option(name: .customLong("scheduler-config"), help: "A scheduler_config.json replacing the pipeline's (a bare UNet folder: default DDPMScheduler).")
+  var schedulerConfig: String?
+  @Option(name: .customLong("x-T"), help: "x_T: a safetensors file with one tensor x_T of shape (B, C, H, W) (default: --seed draws it).")
+  var xT: String?
+  @Option(help: "With --seed: how many x_T to draw (default 1).") var batch: Int?
+  @Option(help: "The conditioning z of a class_embed_type identity UNet: safetensors tensor z, (B, m) or (m).") var z: String?
+  @Option(name: .customLong("class-labels"), help: "A UNet with num_class_embeds: comma-separated class labels, one per image or one for all.")
+  var classLabels: String?
+  @Option(help: "squared-distance | masked-squared-distance | linear (<w, x_0>, w from --target).")
+  var loss: PixelLoss.Kind = .squaredDistance
+  @Option(help: "The target image (PNG at the model's size, or safetensors tensor target (C,H,W) or (B,C,H,W)); w for linear.")
+  var target: String?
+  @Option(help: "masked-squared-distance: the mask (PNG, 255 = match; or safetensors tensor mask).") var mask: String?
+  @Option(help: "The network's arithmetic: float32 | float64.") var dtype: NetworkPrecision = .float32
+
+  /// Loads and checks everything (folder, x_T, z, target, mask) before any work; notes on stderr what is not applied.
+  func problem<S: BLASScalar>(_: S.Type, seed: UInt64?) throws -> (DiffusionPipeline<S>, PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>) {
+    guard let pipeline else { throw InvalidInput("pipeline", "missing") }
+    let loaded = try DiffusionPipeline<S>.load(
+      directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) })
+    for note in loaded.scheduler.notApplied {
+      FileHandle.standardError.write(Data("note: \(loaded.schedulerFile?.lastPathComponent ?? "scheduler"): \(note) (not applied)\n".utf8))
+    }
+    let model = try loaded.predictor()
+    let shape = loaded.sampleShape
+    let batchSize: Int, xT: [Double]
+    switch (self.xT, seed) {
+    case let (path?, nil):
+      if batch != nil { throw InvalidInput("batch", "x_T's file sets the batch; --batch goes with --seed") }
+      (batchSize, xT) = try PipelineInputs.readXT(URL(fileURLWithPath: path), shape: shape)
+    case (nil, let s):
+      batchSize = batch ?? 1
+      guard (1...4096).contains(batchSize) else { throw InvalidInput("batch", "must be in 1...4096, got \(batchSize)") }
+      xT = try PipelineInputs.seededXT(seed: s ?? 0, batch: batchSize, shape: shape)
+    case (_?, _?): throw InvalidInput("seed", "give --x-T FILE or --seed S, not both")
+    }
+    let m = model.conditionDimension
+    var z: [Double] = []
+    if loaded.classEmbedding != nil {
+      guard self.z == nil else { throw InvalidInput("z", "the UNet embeds class labels (num_class_embeds): give --class-labels, not --z") }
+      guard let classLabels else { throw InvalidInput("class-labels", "missing: the UNet embeds class labels (num_class_embeds)") }
+      let labels = try classLabels.split(separator: ",").map { text -> Int in
+        guard let l = Int(text.trimmingCharacters(in: .whitespaces)) else { throw InvalidInput("class-labels", "'\(text)' is not an integer") }
+        return l
+      }
+      guard labels.count == 1 || labels.count == batchSize else {
+        throw InvalidInput("class-labels", "give one label or one per image (\(batchSize)), got \(labels.count)")
+      }
+      z = try loaded.z(classLabels: labels.count == 1 ? [Int](repeating: labels[0], count: batchSize) : labels)
+    } else if classLabels != nil {
+      throw InvalidInput("class-labels", "the UNet has no class embedding (num_class_embeds is null)")
+    } else if let path = self.z {
+      guard m > 0 else { throw InvalidInput("z", "the UNet takes no conditioning (class_embed_type is null)") }
+      z = try PipelineInputs.readZ(URL(fileURLWithPath: path), batch: batchSize, m: m)
+    } else if m > 0 {
+      throw InvalidInput("z", "the UNet adds a conditioning vector to its time embedding (class_embed_type identity): give --z FILE with (B, \(m)) or (\(m)) numbers")
+    }
+    guard let target else { throw InvalidInput("target", "missing: the \(loss.rawValue) loss needs --target FILE") }
+    let targetValues = try PipelineInputs.readTarget(URL(fileURLWithPath: target), batch: batchSize, shape: shape)
+    let maskValues = try mask.map { try PipelineInputs.readMask(URL(fileURLWithPath: $0), batch: batchSize, shape: shape) }
+    let pixelLoss = try PixelLoss(kind: loss, target: targetValues, mask: maskValues, dimension: shape.reduce(1, *))
+    return (loaded, try PipelineProblem(model: model, schedule: loaded.schedule, shape: shape, xT: xT, z: z, loss: pixelLoss))
+  }
+}
+
+/// Throws unless the directory that will hold `path` exists (checked before any work).
+func checkWritable(_ path: String, _ option: String) throws {
+  let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+    throw InvalidInput(option, "the directory of '\(path)' does not exist")
+  }
+}
