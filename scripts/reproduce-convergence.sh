@@ -31,8 +31,14 @@ steps=5,10,20,40,80,160,320,640,1280,2560,5120
 "$bin" convergence --config examples/studies/mild-3d.json --name diagonal-sde --kind sde \
   --steps 20,40,80,160,320,640,1280,2560,5120,10240 --fine-factor 16 --paths 16 --seeds 3 --out "$out"
 
+# 5. Third order (docs/math.md#dpm-solver-3m, #adjointdeis-3m): AdjointDEIS-3M on exact states and on DPM-Solver-3M's
+#    recorded states, and DTO through DPM-Solver-3M (DPM-Solver's published form, whose error against the continuous
+#    gradient is the sampler's own discretization error), 5 seeds.
+"$bin" convergence --config examples/studies/mild-3d.json --name diagonal-3m \
+  --solvers adjointdeis-3m/exact,adjointdeis-3m/recorded,dto/dpm-solver-3m --steps $steps --seeds 5 --out "$out"
+
 scripts/render-svg.sh "$out"
 echo "results/convergence regenerated in $(( $(date +%s) - start )) s"
 
-# 5. A better adjoint solver (docs/gaussian-linear-part.md), into results/better-adjoint/.
+# 6. A better adjoint solver (docs/gaussian-linear-part.md), into results/better-adjoint/.
 scripts/reproduce-better-adjoint.sh
