@@ -141,17 +141,17 @@ public struct UNetConfig: Sendable, Equatable {
 
   /// Parses a diffusers UNet2DModel config.json; unknown keys and unsupported values are errors naming the key.
   public static func parse(_ data: Data, source: String = "config.json") throws -> UNetConfig {
-    guard let parsed = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(json) = parsed else {
+    guard case let .object(json) = try JSONReader.parse(data, source: source) else {
       throw InvalidInput(source, "not a JSON object")
     }
     var c = UNetConfig()
     func isNull(_ v: JSONValue) -> Bool { v == .null }
     func int(_ key: String, _ v: JSONValue) throws -> Int {
-      if case let .number(x) = v, let i = Int(exactly: x) { return i }
-      throw InvalidInput(key, "expected an integer, got \(v)")
+      guard case .number = v else { throw InvalidInput(key, "expected an integer, got \(v)") }
+      return try v.integer(key)
     }
     func double(_ key: String, _ v: JSONValue) throws -> Double {
-      if case let .number(x) = v { return x }
+      if case let .number(x, _) = v { return x }
       throw InvalidInput(key, "expected a number, got \(v)")
     }
     func bool(_ key: String, _ v: JSONValue) throws -> Bool {
@@ -238,38 +238,5 @@ public struct UNetConfig: Sendable, Equatable {
     }
     try c.validate()
     return c
-  }
-}
-
-/// A parsed JSON value (config.json), keeping booleans apart from numbers.
-enum JSONValue: Decodable, Equatable, CustomStringConvertible {
-  case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-  init(from decoder: Decoder) throws {
-    let c = try decoder.singleValueContainer()
-    if c.decodeNil() {
-      self = .null
-    } else if let b = try? c.decode(Bool.self) {
-      self = .bool(b)
-    } else if let x = try? c.decode(Double.self) {
-      self = .number(x)
-    } else if let s = try? c.decode(String.self) {
-      self = .string(s)
-    } else if let a = try? c.decode([JSONValue].self) {
-      self = .array(a)
-    } else {
-      self = .object(try c.decode([String: JSONValue].self))
-    }
-  }
-
-  var description: String {
-    switch self {
-    case .null: return "null"
-    case let .bool(b): return "\(b)"
-    case let .number(x): return x == x.rounded() && abs(x) < 1e15 ? "\(Int(x))" : "\(x)"
-    case let .string(s): return "\"\(s)\""
-    case let .array(a): return "[" + a.map(\.description).joined(separator: ", ") + "]"
-    case .object: return "{...}"
-    }
   }
 }

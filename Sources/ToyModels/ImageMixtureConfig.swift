@@ -58,9 +58,7 @@ public struct ImageMixtureConfig: Sendable, Equatable {
         if let fallback { return fallback }
         throw InvalidInput(key, "is missing")
       }
-      let x = try ConfigReader.number(value, key)
-      guard let i = Int(exactly: x) else { throw InvalidInput(key, "must be an integer, got \(x)") }
-      return i
+      return try value.integer(key)
     }
     let seed = try integer("seed", nil)
     guard seed >= 0 else { throw InvalidInput("seed", "must be a non-negative integer, got \(seed)") }

@@ -91,14 +91,14 @@ struct GradientCommand: ParsableCommand {
 
   static func readNoise(_ path: String) throws -> [[Double]] {
     guard let data = FileManager.default.contents(atPath: path) else { throw InvalidInput("noise", "cannot read \(path)") }
-    guard let rows = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
+    guard case let .array(rows) = try JSONReader.parse(data, source: "noise") else {
       throw InvalidInput("noise", "\(path) is not a JSON array of arrays of numbers")
     }
     return try rows.enumerated().map { i, row in
-      guard let numbers = row as? [Any] else { throw InvalidInput("noise", "entry \(i) is not an array") }
+      guard case let .array(numbers) = row else { throw InvalidInput("noise", "entry \(i) is not an array") }
       return try numbers.enumerated().map { j, v in
-        guard let n = v as? NSNumber, !(v is Bool) else { throw InvalidInput("noise", "entry [\(i)][\(j)] is not a number") }
-        return n.doubleValue
+        guard case let .number(x, _) = v else { throw InvalidInput("noise", "entry [\(i)][\(j)] is not a number") }
+        return x
       }
     }
   }
