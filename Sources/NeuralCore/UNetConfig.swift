@@ -85,6 +85,7 @@ public struct UNetConfig: Sendable, Equatable {
     guard upBlockTypes.count == blockOutChannels.count else {
       throw InvalidInput("up_block_types", "needs one entry per block_out_channels entry (\(blockOutChannels.count)), got \(upBlockTypes.count)")
     }
+    try validateSizes()
     for t in downBlockTypes where t != "DownBlock2D" && t != "AttnDownBlock2D" {
       throw InvalidInput("down_block_types", "unsupported block type '\(t)' (supported: DownBlock2D, AttnDownBlock2D)")
     }

@@ -63,8 +63,8 @@ public struct GradientSetup: Sendable {
   }
 
   public func validate() throws {
-    try Check.positive(samplerSteps, "sampler-steps")
-    try Check.positive(adjointSteps, "steps")
+    try Budget.count(samplerSteps, "sampler-steps", maximum: Budget.Limit.steps)
+    try Budget.count(adjointSteps, "steps", maximum: Budget.Limit.steps)
     guard rtol > 0, atol > 0, rtol.isFinite, atol.isFinite else { throw InvalidInput("rtol", "rtol and atol must be positive and finite") }
     switch solver {
     case .rk45:

@@ -46,6 +46,7 @@ public struct MorphConfig: Sendable, Equatable {
 
   public func validate() throws {
     guard pairs >= 1 else { throw InvalidInput("pairs", "the pair set is empty (pairs = \(pairs))") }
+    try validateCounts()
     try settings.validate()
     guard !recognizers.isEmpty else { throw InvalidInput("recognizers", "needs at least one recognizer directory") }
     guard (0..<recognizers.count).contains(lossRecognizer) else {
