@@ -46,6 +46,7 @@ struct GradientCommand: ParsableCommand {
       result = try setup.run(model: problem.model, schedule: problem.schedule, T: problem.T, tEps: problem.tEps,
                              xT: problem.xT, z: problem.z, loss: problem.loss)
     }
+    try Self.checkFinite(result, problem: problem, setup: setup, method: rk45States != nil ? "rk45" : setup.name)
     print(Self.json(result, problem: problem, setup: setup).render())
   }
 

@@ -72,6 +72,10 @@ struct UNetVJPCommand: ParsableCommand {
       let o = unet.layout.offsets[i]
       entries.append(entry("vjp_param." + block.name, block.shape, r.parameters[o..<o + block.count]))
     }
+    // eps first: a non-finite eps means the forward pass itself overflowed
+    do { try SafeTensorsFile.checkFinite(entries) } catch let e as InvalidInput {
+      throw InvalidInput(e.field, e.reason + " (the \(S.dtypeName) UNet overflowed on these inputs or weights)")
+    }
     try SafeTensorsFile.write(entries, metadata: ["dtype": S.dtypeName], to: URL(fileURLWithPath: output))
   }
 }
