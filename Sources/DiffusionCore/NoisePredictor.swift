@@ -26,7 +26,7 @@ public struct NoiseVJP: Sendable {
 }
 
 /// Where models meet solvers: a noise-prediction model `eps(x, z, t) ~ -sigma_t grad_x log p_t(x | z)`
-/// (math page, section 2) and its vector-Jacobian products, batched over B samples.
+/// (docs/math.md#pf-ode) and its vector-Jacobian products, batched over B samples.
 ///
 /// Arrays are flat and row-major: `x` and `v` hold B x d numbers, `z` holds B x m, t is continuous time.
 public protocol NoisePredictor: Sendable {

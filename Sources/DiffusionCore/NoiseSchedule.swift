@@ -1,6 +1,6 @@
 import Foundation
 
-/// A variance-preserving noise schedule (math page, section 1): `q(x_t | x_0) = N(alpha_t x_0, sigma_t^2 I)`.
+/// A variance-preserving noise schedule (docs/math.md#schedules): `q(x_t | x_0) = N(alpha_t x_0, sigma_t^2 I)`.
 /// One value answers alpha, sigma, lambda, the drift `f = d log alpha/dt`, and the inverse `t(lambda)`,
 /// as DPM-Solver's `NoiseScheduleVP` does.
 public struct NoiseSchedule: Sendable, Equatable {
@@ -13,7 +13,7 @@ public struct NoiseSchedule: Sendable, Equatable {
 
   public let kind: Kind
   public let name: String
-  /// The default time range `[tMin, tMax]` of the schedule (math page, section 1).
+  /// The default time range `[tMin, tMax]` of the schedule (docs/math.md#schedules).
   public let tMin: Double
   public let tMax: Double
 
@@ -66,7 +66,7 @@ public struct NoiseSchedule: Sendable, Equatable {
     }
   }
 
-  /// `f(t) = d log alpha_t / dt` (math page, section 1). For `discrete`, the slope of the segment holding t.
+  /// `f(t) = d log alpha_t / dt` (docs/math.md#drift-and-diffusion). For `discrete`, the slope of the segment holding t.
   @inlinable public func dLogAlphaDt(_ t: Double) -> Double {
     switch kind {
     case let .vpLinear(b0, b1): return -0.5 * (b1 - b0) * t - 0.5 * b0

@@ -2,8 +2,8 @@ import DiffusionCore
 
 /// A UNet2DModel as the project's noise predictor: x is (B, C, H, W) flattened (d = C H W per sample), z the
 /// identity class embedding's vector (m = time_embed_dim, or 0), theta every parameter in state_dict order.
-/// The network is discrete-time: it receives `schedule.discreteModelTime(t)` = 1000 (t - 1/1000) (math page,
-/// section 1). It computes in `Scalar`; inputs and outputs are converted at the boundary.
+/// The network is discrete-time: it receives `schedule.discreteModelTime(t)` = 1000 (t - 1/1000)
+/// (docs/math.md#discrete-schedule). It computes in `Scalar`; inputs and outputs are converted at the boundary.
 public struct UNetNoisePredictor<Scalar: BLASScalar>: NoisePredictor {
   public let model: UNet2DModel<Scalar>
   public let schedule: NoiseSchedule

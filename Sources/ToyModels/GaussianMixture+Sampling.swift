@@ -2,7 +2,7 @@ import DiffusionCore
 import Foundation
 
 extension GaussianMixture {
-  /// The mixture weights `pi(z) = softmax(logits + W z)` (math page, section 2).
+  /// The mixture weights `pi(z) = softmax(logits + W z)` (docs/math.md#gaussian-mixture).
   public func weights(z: [Double]) throws -> [Double] {
     try Check.count(z, conditionDimension, "z")
     try Check.finite(z, "z")

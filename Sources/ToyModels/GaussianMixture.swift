@@ -1,7 +1,7 @@
 import Foundation
 import DiffusionCore
 
-/// A Gaussian-mixture diffusion model with closed-form noise prediction (math page, section 2):
+/// A Gaussian-mixture diffusion model with closed-form noise prediction (docs/math.md#gaussian-mixture):
 /// `p_0(x | z) = sum_k pi_k(z) N(mu_k, Sigma_k)`, `pi(z) = softmax(logits + W z)`,
 /// `p_t(x | z) = sum_k pi_k(z) N(alpha_t mu_k, alpha_t^2 Sigma_k + sigma_t^2 I)`, `eps = -sigma_t grad_x log p_t`.
 ///

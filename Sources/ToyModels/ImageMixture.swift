@@ -4,8 +4,8 @@ import Foundation
 /// A diagonal Gaussian mixture over 1 x s x s images (d = s^2) whose means are structured images:
 /// component k's mean is a sum of 2-3 Gaussian blobs and one stroke (a Gaussian ridge along a segment), placed from
 /// the seed and scaled to peak 1 on a background of -0.5. Every pixel has standard deviation `std`.
-/// Unconditioned: equal weights. Conditioned: `pi(z) = softmax(W z)`, `W[k][k] = class_strength` (math page,
-/// section 2), so the one-hot z of class k selects component k (see `classCondition`).
+/// Unconditioned: equal weights. Conditioned: `pi(z) = softmax(W z)`, `W[k][k] = class_strength`
+/// (docs/math.md#gaussian-mixture), so the one-hot z of class k selects component k (see `classCondition`).
 public enum ImageMixture {
   public static func build(_ config: ImageMixtureConfig) throws -> GaussianMixture {
     try config.validate()

@@ -3,15 +3,10 @@ import Foundation
 
 /// One guided-sampling problem on a Gaussian mixture: sample from `x_T` at t = T down to t_eps under the
 /// conditioning z, then score `x_0` with the loss. Read from and written to the project's JSON config format.
-public struct ToyProblem: Sendable, Equatable {
-  public let schedule: NoiseSchedule
-  public let T: Double
-  public let tEps: Double
-  public let model: GaussianMixture
-  public let xT: [Double]
-  public let z: Conditioning
-  public let loss: SquaredDistanceLoss
+/// It is the gradient methods' `GradientProblem`, with the mixture's own schedule.
+public typealias ToyProblem = GradientProblem<GaussianMixture, SquaredDistanceLoss>
 
+extension GradientProblem where Model == GaussianMixture, Loss == SquaredDistanceLoss {
   /// Validates every shape against the model; the schedule is the model's.
   public init(model: GaussianMixture, T: Double, tEps: Double, xT: [Double], z: Conditioning,
               loss: SquaredDistanceLoss) throws {
@@ -20,13 +15,7 @@ public struct ToyProblem: Sendable, Equatable {
     try Check.finite(xT, "x_T")
     try z.validate(dimension: model.conditionDimension, steps: nil)
     try Check.count(loss.target, model.dataDimension, "loss.target")
-    schedule = model.schedule
-    self.T = T
-    self.tEps = tEps
-    self.model = model
-    self.xT = xT
-    self.z = z
-    self.loss = loss
+    try self.init(model: model, schedule: model.schedule, T: T, tEps: tEps, xT: xT, z: z, loss: loss)
   }
 
   /// Parses the config format (see `examples/*.json`); every error is an `InvalidInput` naming the field.

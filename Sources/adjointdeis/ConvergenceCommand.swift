@@ -12,13 +12,15 @@ struct ConvergenceCommand: ParsableCommand {
     discussion: """
       Writes DIR/NAME.csv, DIR/NAME-error-a_x.svg (and a_z, a_theta), DIR/NAME-cosine.svg, DIR/NAME-norm-ratio.svg,
       DIR/NAME-summary.md, and DIR/summary.md (every *-summary.md in DIR, in name order).
-      Solvers are SOLVER/STATES (SOLVER: adjointdeis-1, adjointdeis-2m, adjointdeis-2m-phi2; STATES: exact, recorded,
-      resolved) or dto/SAMPLER.
+      Solvers are the gradient methods of `adjointdeis gradient --solver`, NAME[/QUALIFIER...] (e.g. adjointdeis-1/exact,
+      adjointdeis-2m-phi2/exact, dto/dpm-solver-2m), run with N = M on a grid uniform in lambda; in an ODE study
+      AdjointDEIS-k runs on DPM-Solver-k's states unless a sampler is named, in an SDE study on the SDE path.
+      \(methodListHelp())
       """)
 
   @Option(help: "The problem: a JSON config (see examples/).") var config: String
-  @Option(help: "ode | sde") var kind: String = "ode"
-  @Option(help: "Comma-separated solvers (default: all that apply to the kind).") var solvers: String?
+  @Option(help: "The dynamics.") var kind: StudyKind = .ode
+  @Option(help: "Comma-separated solvers (default: all that apply to the kind).") var solvers: MethodList?
   @Option(help: "Comma-separated, strictly increasing step counts M (default 5,10,...,640).") var steps: String?
   @Option(help: "Seeds: 1 runs the config; K > 1 adds K - 1 random mixtures of the same shape.") var seeds: Int = 1
   @Option(help: "The study's name (file prefix); default: the config's file name and the kind.") var name: String?
@@ -30,13 +32,11 @@ struct ConvergenceCommand: ParsableCommand {
 
   func run() throws {
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
-    guard let studyKind = StudyKind(rawValue: kind) else { throw InvalidInput("kind", "expected ode or sde, got '\(kind)'") }
     let stepList = try steps.map(Self.integers) ?? [5, 10, 20, 40, 80, 160, 320, 640]
-    let solverList = solvers.map { $0.split(separator: ",").map { SolverSpec(String($0).trimmingCharacters(in: .whitespaces)) } }
-    let studyName = name ?? (URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent + "-" + kind)
+    let studyName = name ?? (URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent + "-" + kind.rawValue)
     let base = StudyProblem<GaussianMixture>(problem)
-    var study = try ConvergenceStudy(name: studyName, kind: studyKind, problem: base, variant: { try base.randomVariant(seed: $0) },
-                                     solvers: solverList, steps: stepList, seeds: seeds)
+    var study = try ConvergenceStudy(name: studyName, kind: kind, problem: base, variant: { try base.randomVariant(seed: $0) },
+                                     solvers: solvers?.specs, steps: stepList, seeds: seeds)
     study.referenceTolerance = referenceTolerance
     study.fineFactor = fineFactor
     study.paths = paths

@@ -26,10 +26,11 @@ struct MorphCommand: ParsableCommand {
   @Option(help: "Override: pairs for the UNet.") var unetPairs: Int?
   @Option(help: "Override: gradient-descent steps.") var steps: Int?
   @Option(help: "Override: comma-separated models (mixture, mixture-conditional, unet).") var models: String?
-  @Option(help: "Override: comma-separated methods.") var methods: String?
-  @Option(help: "Override: the sampling grid (lambda | time-uniform | time-quadratic).") var spacing: String?
-  @Option(help: "Override: the gradient step (normalized | plain).") var update: String?
-  @Option(help: "Override: where x_T may go (sphere | none).") var constraint: String?
+  @Option(help: "Override: comma-separated methods (dim, morph-pipe, or gradient methods as in `gradient --solver`, e.g. adjointdeis-1/sde).")
+  var methods: MorphMethodList?
+  @Option(help: "Override: the sampling grid.") var spacing: GridSpacing?
+  @Option(help: "Override: the gradient step.") var update: DescentUpdate?
+  @Option(help: "Override: where x_T may go.") var constraint: NoiseConstraint?
   @Option(help: "Override: comma-separated learning rates to tune over.") var learningRates: String?
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
 
@@ -40,10 +41,10 @@ struct MorphCommand: ParsableCommand {
     if let unetPairs { c.unetPairs = unetPairs }
     if let steps { c.settings.optimizationSteps = steps }
     if let models { c.models = models.split(separator: ",").map(String.init) }
-    if let methods { c.methods = try methods.split(separator: ",").map { try MorphMethod.named(String($0)) } }
-    if let spacing { c.settings.spacing = try GridSpacing.named(spacing, option: "spacing") }
-    if let update { c.settings.update = try DescentUpdate.named(update) }
-    if let constraint { c.settings.constraint = try NoiseConstraint.named(constraint) }
+    if let methods { c.methods = methods.methods }
+    if let spacing { c.settings.spacing = spacing }
+    if let update { c.settings.update = update }
+    if let constraint { c.settings.constraint = constraint }
     if let learningRates {
       c.learningRates = try learningRates.split(separator: ",").map { text in
         guard let v = Double(text) else { throw InvalidInput("learning-rates", "'\(text)' is not a number") }

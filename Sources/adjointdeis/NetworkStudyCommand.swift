@@ -22,7 +22,7 @@ struct NetworkStudyCommand: ParsableCommand {
   @Option(help: "The trained network: a diffusers model directory (config.json + diffusion_pytorch_model.safetensors).") var model: String
   @Option(help: "Output directory (created if missing).") var out: String
   @Option(help: "The study's name (file prefix).") var name: String = "network"
-  @Option(help: "Comma-separated solvers (default: adjointdeis-1 and -2m on exact and recorded states).") var solvers: String?
+  @Option(help: "Comma-separated solvers (default: adjointdeis-1 and -2m on exact and recorded states).") var solvers: MethodList?
   @Option(help: "Comma-separated, strictly increasing step counts M.") var steps: String = "5,10,20,40,80,160,320"
   @Option(help: "rtol = atol of both RK45 references.") var referenceTolerance: Double = 1e-10
   @Option(help: "Errors below this are round-off and left out of the order fit.") var floor: Double = 1e-11
@@ -72,9 +72,8 @@ struct NetworkStudyCommand: ParsableCommand {
     let xT = rng.normals(mixture.dataDimension)
     let z = ImageMixture.classCondition(classIndex, dataConfig)
     let loss = try SquaredDistanceLoss(target: mixture.means[targetComponent])
-    let solverList = solvers.map { $0.split(separator: ",").map { SolverSpec(String($0).trimmingCharacters(in: .whitespaces)) } }
     let comparison = try NetworkComparison(
-      name: name, mixture: mixture, network: network, T: T, tEps: tEps, xT: xT, z: z, loss: loss, solvers: solverList,
+      name: name, mixture: mixture, network: network, T: T, tEps: tEps, xT: xT, z: z, loss: loss, solvers: solvers?.specs,
       steps: ConvergenceCommand.integers(steps), referenceTolerance: referenceTolerance, floor: floor,
       networkLabel: "unet-\(parameterCount)-\(dtype)",
       networkDescription: "UNet2DModel (\(parameterCount) parameters, block_out_channels \(channels)) from \(model), \(dtype), trained on the same mixture")

@@ -1,4 +1,5 @@
 import DiffusionCore
+import Integrators
 import Foundation
 import NeuralCore
 import ToyModels
@@ -33,7 +34,7 @@ final class NetworkStudyTests: XCTestCase {
     var comparison = try NetworkComparison(
       name: "tiny", mixture: mixture, network: network, T: 0.6, tEps: 0.05, xT: rng.normals(64),
       z: ImageMixture.classCondition(1, data), loss: SquaredDistanceLoss(target: mixture.means[0]),
-      solvers: [SolverSpec("adjointdeis-2m/exact")], steps: [5, 10, 20], referenceTolerance: 1e-6,
+      solvers: [MethodSpec("adjointdeis-2m/exact")], steps: [5, 10, 20], referenceTolerance: 1e-6,
       networkLabel: "tiny-random", networkDescription: "tiny random UNet")
     comparison.compareReferences = false
     let result = try comparison.run()
@@ -77,7 +78,7 @@ extension NetworkStudyTests {
     var rng = SeededGenerator(seed: 8)
     let comparison = try NetworkComparison(
       name: "self", mixture: mixture, network: mixture, T: 1, tEps: 1e-3, xT: rng.normals(16), z: ImageMixture.classCondition(0, data),
-      loss: SquaredDistanceLoss(target: mixture.means[1]), solvers: [SolverSpec("adjointdeis-2m/exact")], steps: [5, 10, 20],
+      loss: SquaredDistanceLoss(target: mixture.means[1]), solvers: [MethodSpec("adjointdeis-2m/exact")], steps: [5, 10, 20],
       networkLabel: "self", networkDescription: "the mixture itself")
     let result = try comparison.run()
     XCTAssertEqual(result.gradientDistance.map(\.quantity), ["a_x", "a_z", "x_0"])

@@ -31,7 +31,7 @@ final class TheoremOneTests: XCTestCase {
   /// The range starts at 40 and runs to 2560 because a_x of AdjointDEIS-1 approaches order 1 from below slowly on the
   /// diagonal model (fitted 0.89 on 40...640, 0.93 on 40...2560, 0.96 on 40...20480: a long pre-asymptotic regime).
   func assertOrders(_ problem: StudyProblem<GaussianMixture>, _ expected: [String: ClosedRange<Double>], file: StaticString = #filePath, line: UInt = #line) throws {
-    let study = try ConvergenceStudy(name: "test", kind: .ode, problem: problem, solvers: expected.keys.sorted().map(SolverSpec.init),
+    let study = try ConvergenceStudy(name: "test", kind: .ode, problem: problem, solvers: expected.keys.sorted().map { try MethodSpec($0) },
                                      steps: [40, 80, 160, 320, 640, 1280, 2560])
     let result = try study.run()
     for (solver, range) in expected {
@@ -67,7 +67,7 @@ final class TheoremOneTests: XCTestCase {
   /// 10240 (results/convergence): 0.94. Asserted within +-0.15 of the 0.90 measured here.
   func testStrongOrderSDE() throws {
     var study = try ConvergenceStudy(name: "test-sde", kind: .sde, problem: Self.diagonal(),
-                                     solvers: [SolverSpec("adjointdeis-1/recorded")], steps: [160, 320, 640, 1280, 2560])
+                                     solvers: [MethodSpec("adjointdeis-1/recorded")], steps: [160, 320, 640, 1280, 2560])
     study.fineFactor = 16
     study.paths = 8
     let result = try study.run()
@@ -77,19 +77,19 @@ final class TheoremOneTests: XCTestCase {
 
   func testBadStudiesFailBeforeWork() throws {
     let p = try Self.diagonal()
-    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, solvers: [SolverSpec("adjointdeis-3/exact")]))
+    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, solvers: [MethodSpec("adjointdeis-3/exact")]))
     XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, steps: []))
     XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, steps: [10, 10, 20]))
-    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, solvers: [SolverSpec("adjointdeis-1/exact")], seeds: 0))
-    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, solvers: [SolverSpec("adjointdeis-1/exact")], seeds: 2))
-    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .sde, problem: p, solvers: [SolverSpec("adjointdeis-1/exact")]))
-    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, solvers: [SolverSpec("dto/sde")]))
+    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, solvers: [MethodSpec("adjointdeis-1/exact")], seeds: 0))
+    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, solvers: [MethodSpec("adjointdeis-1/exact")], seeds: 2))
+    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .sde, problem: p, solvers: [MethodSpec("adjointdeis-1/exact")]))
+    XCTAssertThrowsError(try ConvergenceStudy(name: "x", kind: .ode, problem: p, solvers: [MethodSpec("dto/sde")]))
   }
 
   /// A run that fails (here the RK45 budget of the exact states runs out) is recorded with its reason; the study goes on.
   func testFailedRunIsRecorded() throws {
     var study = try ConvergenceStudy(name: "x", kind: .ode, problem: Self.diagonal(),
-                                     solvers: [SolverSpec("adjointdeis-1/exact"), SolverSpec("adjointdeis-1/recorded")], steps: [5, 10])
+                                     solvers: [MethodSpec("adjointdeis-1/exact"), MethodSpec("adjointdeis-1/recorded")], steps: [5, 10])
     study.referenceTolerance = 1e-12
     let result = try study.run()
     XCTAssertEqual(result.records.count, 4)

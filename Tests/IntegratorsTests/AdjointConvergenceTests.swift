@@ -15,17 +15,17 @@ final class AdjointConvergenceTests: XCTestCase {
            theta: SolverFixtures.relativeError(r.gradTheta, ref.gradTheta))
   }
 
-  func checkFalls(_ solver: GradientSolver, weight: MultistepWeight = .paper, covariance: GaussianMixture.Covariance, schedule: NoiseSchedule, T: Double) throws {
+  func checkFalls(_ solver: String, covariance: GaussianMixture.Covariance, schedule: NoiseSchedule, T: Double) throws {
     let model = try SolverFixtures.mixture(covariance, schedule: schedule)
     let loss = try SolverFixtures.loss()
     let z = Conditioning.constant(SolverFixtures.z)
-    let reference = try GradientSetup(solver: .rk45).run(model: model, schedule: schedule, T: T, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss)
+    let problem = try GradientProblem(model: model, schedule: schedule, T: T, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss)
+    let reference = try MethodSpec("rk45").make().gradient(problem)
     var previous: Errors? = nil
     for m in [40, 80, 160, 320] {
-      var setup = GradientSetup(solver: solver)
-      setup.weight = weight
-      (setup.samplerSteps, setup.adjointSteps, setup.states, setup.spacing) = (m, m, .exact, .lambda)
-      let e = errors(try setup.run(model: model, schedule: schedule, T: T, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss), reference)
+      var options = GradientOptions()
+      (options.samplerSteps, options.adjointSteps, options.states, options.grid) = (m, m, .exact, .lambda)
+      let e = errors(try MethodSpec(solver).make(given: options).gradient(problem), reference)
       if let p = previous {
         // Each doubling of M must cut every error by at least 1.5x (order >= ~0.6): a failing solver would not.
         XCTAssertLessThan(e.x, p.x / 1.5, "\(solver) M=\(m) a_x")
@@ -36,9 +36,9 @@ final class AdjointConvergenceTests: XCTestCase {
     }
   }
 
-  func testAdjointDEIS1Diagonal() throws { try checkFalls(.adjointDEIS1, covariance: .diagonal, schedule: .vpLinear, T: 1) }
-  func testAdjointDEIS2MFullCovariance() throws { try checkFalls(.adjointDEIS2M, covariance: .full, schedule: .vpCosine, T: 0.99) }
-  func testAdjointDEIS2MPhi2Diagonal() throws { try checkFalls(.adjointDEIS2M, weight: .phi2, covariance: .diagonal, schedule: .vpLinear, T: 1) }
+  func testAdjointDEIS1Diagonal() throws { try checkFalls("adjointdeis-1", covariance: .diagonal, schedule: .vpLinear, T: 1) }
+  func testAdjointDEIS2MFullCovariance() throws { try checkFalls("adjointdeis-2m", covariance: .full, schedule: .vpCosine, T: 0.99) }
+  func testAdjointDEIS2MPhi2Diagonal() throws { try checkFalls("adjointdeis-2m-phi2", covariance: .diagonal, schedule: .vpLinear, T: 1) }
 }
 
 /// Scheduled conditioning (the paper's appendix, Theorem 2.2): one z per sampling step. With exact states and adjoint
@@ -53,15 +53,16 @@ final class ScheduledConditioningTests: XCTestCase {
       return [0.3 - 0.1 * u, -0.5 + 0.2 * u]
     }
     let z = Conditioning.perStep(rows)
-    var referenceSetup = GradientSetup(solver: .rk45)
-    (referenceSetup.samplerSteps, referenceSetup.spacing) = (n, .lambda)
-    let reference = try referenceSetup.run(model: model, schedule: .vpLinear, T: 1, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss)
+    let problem = try GradientProblem(model: model, schedule: .vpLinear, T: 1, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss)
+    var referenceOptions = GradientOptions()
+    (referenceOptions.samplerSteps, referenceOptions.grid) = (n, .lambda)
+    let reference = try MethodSpec("rk45").make(given: referenceOptions).gradient(problem)
     XCTAssertEqual(reference.gradZ.count, n)
     var previous = Double.infinity
     for m in [40, 80, 160, 320] {
-      var setup = GradientSetup(solver: .adjointDEIS2M)
-      (setup.samplerSteps, setup.adjointSteps, setup.states, setup.spacing) = (n, m, .exact, .lambda)
-      let r = try setup.run(model: model, schedule: .vpLinear, T: 1, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss)
+      var options = GradientOptions()
+      (options.samplerSteps, options.adjointSteps, options.states, options.grid) = (n, m, .exact, .lambda)
+      let r = try MethodSpec("adjointdeis-2m").make(given: options).gradient(problem)
       let error = SolverFixtures.relativeError(r.gradZ.flatMap { $0 }, reference.gradZ.flatMap { $0 })
       // Each doubling must cut the error by at least 1.5x (it is second order away from the z jumps, first at them).
       XCTAssertLessThan(error, previous / 1.5, "M=\(m)")

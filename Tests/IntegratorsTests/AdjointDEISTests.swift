@@ -5,7 +5,7 @@ import XCTest
 @testable import Integrators
 
 final class AdjointDEISTests: XCTestCase {
-  /// AdjointDEIS-1 with M = 1 is one closed-form step (P 12), written out here by hand: equal to 1e-14 relative.
+  /// AdjointDEIS-1 with M = 1 is one closed-form step (docs/math.md#adjointdeis-1), written out here by hand: equal to 1e-14 relative.
   func testOneStepEqualsClosedForm() throws {
     let model = try SolverFixtures.mixture()
     let s = NoiseSchedule.vpLinear

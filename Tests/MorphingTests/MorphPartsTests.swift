@@ -16,16 +16,16 @@ final class MorphPartsTests: XCTestCase {
     var rng = SeededGenerator(seed: 3)
     let P = 3, d = 64
     let xT = rng.normals(P * d), z = rng.normals(P * 3), target = rng.normals(P * d)
-    for solver in [GradientSolver.adjointDEIS1, .dto] {
-      var setup = GradientSetup(solver: solver)
-      setup.samplerSteps = 6
-      setup.adjointSteps = 6
-      setup.wantParameters = false
-      let joint = try setup.run(model: LockstepBatch(model, count: P), schedule: data.schedule, T: 1, tEps: 1e-3, xT: xT, z: .constant(z),
-                                loss: SquaredDistanceLoss(target: target))
+    for solver in ["adjointdeis-1", "dto"] {
+      var options = GradientOptions()
+      (options.samplerSteps, options.adjointSteps, options.wantParameters) = (6, 6, false)
+      let method = try MethodSpec(solver).make(given: options)
+      let joint = try method.gradient(GradientProblem(model: LockstepBatch(model, count: P), schedule: data.schedule, T: 1, tEps: 1e-3, xT: xT,
+                                                      z: .constant(z), loss: SquaredDistanceLoss(target: target)))
       for p in 0..<P {
-        let one = try setup.run(model: model, schedule: data.schedule, T: 1, tEps: 1e-3, xT: Array(xT[(p * d)..<((p + 1) * d)]),
-                                z: .constant(Array(z[(p * 3)..<((p + 1) * 3)])), loss: SquaredDistanceLoss(target: Array(target[(p * d)..<((p + 1) * d)])))
+        let one = try method.gradient(GradientProblem(
+          model: model, schedule: data.schedule, T: 1, tEps: 1e-3, xT: Array(xT[(p * d)..<((p + 1) * d)]),
+          z: .constant(Array(z[(p * 3)..<((p + 1) * 3)])), loss: SquaredDistanceLoss(target: Array(target[(p * d)..<((p + 1) * d)]))))
         for i in 0..<d { XCTAssertEqual(joint.gradXT[p * d + i], one.gradXT[i], accuracy: 1e-12 * max(1, abs(one.gradXT[i]))) }
         for j in 0..<3 { XCTAssertEqual(joint.gradZ[0][p * 3 + j], one.gradZ[0][j], accuracy: 1e-12 * max(1, abs(one.gradZ[0][j]))) }
       }

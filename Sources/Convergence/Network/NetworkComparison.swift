@@ -18,7 +18,7 @@ public struct NetworkComparison<Network: NoisePredictor>: Sendable {
   /// `solvers` default to AdjointDEIS-1 and -2M on exact and recorded states; `referenceTolerance` is the RK45
   /// rtol = atol of both references; `floor` the fit's round-off threshold.
   public init(name: String, mixture: GaussianMixture, network: Network, T: Double, tEps: Double, xT: [Double], z: [Double],
-              loss: SquaredDistanceLoss, solvers: [SolverSpec]? = nil, steps: [Int], referenceTolerance: Double = 1e-10,
+              loss: SquaredDistanceLoss, solvers: [MethodSpec]? = nil, steps: [Int], referenceTolerance: Double = 1e-10,
               floor: Double = 1e-11, networkLabel: String, networkDescription: String) throws {
     guard network.dataDimension == mixture.dataDimension else {
       throw InvalidInput("model", "the network has d = \(network.dataDimension), the mixture d = \(mixture.dataDimension)")
@@ -26,11 +26,12 @@ public struct NetworkComparison<Network: NoisePredictor>: Sendable {
     guard network.conditionDimension == mixture.conditionDimension else {
       throw InvalidInput("model", "the network takes z of size \(network.conditionDimension), the mixture \(mixture.conditionDimension)")
     }
-    let solvers = solvers ?? Self.defaultSolvers.map(SolverSpec.init)
+    let solvers = try solvers ?? Self.defaultSolvers.map { try MethodSpec($0, option: "solvers") }
     let problem = try ToyProblem(model: mixture, T: T, tEps: tEps, xT: xT, z: .constant(z), loss: loss)
     var toy = try ConvergenceStudy(name: "\(name)-toy", kind: .ode, problem: StudyProblem(problem), solvers: solvers, steps: steps)
-    let networkProblem = StudyProblem(model: network, schedule: mixture.schedule, T: T, tEps: tEps, xT: xT, z: .constant(z), loss: loss,
-                                      label: networkLabel, description: networkDescription)
+    let networkProblem = StudyProblem(
+      try GradientProblem(model: network, schedule: mixture.schedule, T: T, tEps: tEps, xT: xT, z: .constant(z), loss: loss),
+      label: networkLabel, description: networkDescription)
     var net = try ConvergenceStudy(name: "\(name)-network", kind: .ode, problem: networkProblem, solvers: solvers, steps: steps)
     for i in 0..<2 {
       if i == 0 { toy.referenceTolerance = referenceTolerance; toy.rule.floor = floor } else {
@@ -66,8 +67,8 @@ public struct NetworkComparison<Network: NoisePredictor>: Sendable {
   }
 
   public static func reference<M: NoisePredictor>(_ p: StudyProblem<M>, _ tolerance: Double) throws -> GradientResult {
-    var setup = GradientSetup(solver: .rk45)
-    (setup.rtol, setup.atol) = (tolerance, tolerance)
-    return try setup.run(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss)
+    var options = GradientOptions()
+    (options.rtol, options.atol) = (tolerance, tolerance)
+    return try ReferenceRK45Method(options).gradient(p.problem)
   }
 }

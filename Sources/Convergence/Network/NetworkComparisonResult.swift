@@ -38,9 +38,9 @@ public struct NetworkComparisonResult<Network: NoisePredictor>: Sendable {
     var lines: [PlotSeries] = []
     for (i, spec) in toy.study.solvers.enumerated() {
       let marker = MarkerShape.allCases[i % MarkerShape.allCases.count]
-      lines.append(PlotSeries(name: "\(spec.name) (toy)", points: toy.series(solver: spec.name).map { ($0.hMax, $0.comparisons[q]?.relativeError ?? .nan) },
+      lines.append(PlotSeries(name: "\(spec.text) (toy)", points: toy.series(solver: spec.text).map { ($0.hMax, $0.comparisons[q]?.relativeError ?? .nan) },
                               style: .solid, colorIndex: i, marker: marker))
-      lines.append(PlotSeries(name: "\(spec.name) (network)", points: network.series(solver: spec.name).map { ($0.hMax, $0.comparisons[q]?.relativeError ?? .nan) },
+      lines.append(PlotSeries(name: "\(spec.text) (network)", points: network.series(solver: spec.text).map { ($0.hMax, $0.comparisons[q]?.relativeError ?? .nan) },
                               style: .dashed, colorIndex: i, marker: marker, hollowMarkers: true))
     }
     return LogLogPlot(title: "\(name): error of \(q.rawValue), analytic mixture (solid) vs trained UNet (dashed)",
@@ -54,15 +54,15 @@ public struct NetworkComparisonResult<Network: NoisePredictor>: Sendable {
     text += "|---|---|---|---|---|---|---|---|\n"
     for spec in toy.study.solvers {
       for q in quantities {
-        let a = try toy.fit(solver: spec.name, quantity: q), b = try network.fit(solver: spec.name, quantity: q)
+        let a = try toy.fit(solver: spec.text, quantity: q), b = try network.fit(solver: spec.text, quantity: q)
         func order(_ f: OrderFit) -> String { f.order.map { ReportFormat.fixed($0) + (f.tailRuleMet ? "" : " †") } ?? "n/a" }
         func ci(_ f: OrderFit) -> String { f.line.map { "[\(ReportFormat.fixed($0.slopeInterval.lowerBound)), \(ReportFormat.fixed($0.slopeInterval.upperBound))]" } ?? "n/a" }
         func err<M>(_ r: StudyResult<M>, first: Bool) -> String {
-          let s = r.series(solver: spec.name)
+          let s = r.series(solver: spec.text)
           guard let p = first ? s.first : s.last, let e = p.comparisons[q]?.relativeError else { return "n/a" }
           return ReportFormat.short(e)
         }
-        text += "| \(spec.name) | \(q.rawValue) | \(order(a)) | \(order(b)) | \(ci(a)) | \(ci(b)) | \(err(toy, first: true)) / \(err(network, first: true)) | \(err(toy, first: false)) / \(err(network, first: false)) |\n"
+        text += "| \(spec.text) | \(q.rawValue) | \(order(a)) | \(order(b)) | \(ci(a)) | \(ci(b)) | \(err(toy, first: true)) / \(err(network, first: true)) | \(err(toy, first: false)) / \(err(network, first: false)) |\n"
       }
     }
     return text + "\n† no tail met the slope-agreement rule; all points left after the floor and stagnation checks were fitted.\n"
@@ -87,7 +87,7 @@ public struct NetworkComparisonResult<Network: NoisePredictor>: Sendable {
     let csvURL = directory.appendingPathComponent("\(name).csv")
     try csv.write(to: csvURL)
     written.append(csvURL)
-    let quantities: [GradientQuantity] = toy.study.problem.model.conditionDimension > 0 ? [.x, .z, .theta] : [.x, .theta]
+    let quantities: [GradientQuantity] = toy.study.problem.problem.model.conditionDimension > 0 ? [.x, .z, .theta] : [.x, .theta]
     for q in quantities {
       let url = directory.appendingPathComponent("\(name)-error-\(q.rawValue).svg")
       try errorPlot(q).write(to: url)

@@ -26,8 +26,9 @@ public struct ReferenceDistance: Sendable {
       var rng = SeededGenerator(seed: seed)
       let xT = rng.normals(mixture.dataDimension)
       let toyProblem = StudyProblem(try ToyProblem(model: mixture, T: T, tEps: tEps, xT: xT, z: .constant(z), loss: loss))
-      let netProblem = StudyProblem(model: network, schedule: mixture.schedule, T: T, tEps: tEps, xT: xT, z: .constant(z), loss: loss,
-                                    label: "network", description: "network")
+      let netProblem = StudyProblem(
+        try GradientProblem(model: network, schedule: mixture.schedule, T: T, tEps: tEps, xT: xT, z: .constant(z), loss: loss),
+        label: "network", description: "network")
       let a = try NetworkComparison<Network>.reference(toyProblem, tolerance)
       let b = try NetworkComparison<Network>.reference(netProblem, tolerance)
       rows.append(Row(seed: seed, toyComponent: nearest(a.x0, mixture), networkComponent: nearest(b.x0, mixture),

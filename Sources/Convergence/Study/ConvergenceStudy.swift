@@ -7,7 +7,7 @@ import Integrators
 /// studies fix one fine Brownian path per seed, run every M on coarse steps that sum its increments, and compare with
 /// discretize-then-optimize on the fine grid of the same path.
 /// The dynamics a study differentiates: the probability-flow ODE or the diffusion SDE.
-public enum StudyKind: String, Sendable { case ode, sde }
+public enum StudyKind: String, CaseIterable, Sendable { case ode, sde }
 
 public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   public typealias Kind = StudyKind
@@ -17,7 +17,9 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   public var problem: StudyProblem<Model>
   /// The problem of seed s > 0 (seed 0 is `problem`); nil allows only one seed.
   public var variant: (@Sendable (Int) throws -> StudyProblem<Model>)?
-  public var solvers: [SolverSpec]
+  /// The methods, each run with N = M on a grid uniform in lambda; in an ODE study AdjointDEIS-k pairs with
+  /// DPM-Solver-k, in an SDE study every method runs on the SDE sampler's path.
+  public var solvers: [MethodSpec]
   public var steps: [Int]
   public var seeds: Int
   /// rtol = atol of the RK45 reference (ODE).
@@ -29,12 +31,12 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   public var rule = AsymptoticRule()
 
   public init(name: String, kind: Kind, problem: StudyProblem<Model>, variant: (@Sendable (Int) throws -> StudyProblem<Model>)? = nil,
-              solvers: [SolverSpec]? = nil, steps: [Int] = [5, 10, 20, 40, 80, 160, 320, 640], seeds: Int = 1) throws {
+              solvers: [MethodSpec]? = nil, steps: [Int] = [5, 10, 20, 40, 80, 160, 320, 640], seeds: Int = 1) throws {
     self.name = name
     self.kind = kind
     self.problem = problem
     self.variant = variant
-    self.solvers = solvers ?? (kind == .ode ? SolverSpec.defaultODE : SolverSpec.defaultSDE).map(SolverSpec.init)
+    self.solvers = try solvers ?? (kind == .ode ? Self.defaultODE : Self.defaultSDE).map { try MethodSpec($0, option: "solvers") }
     self.steps = steps
     self.seeds = seeds
     try validate()
@@ -60,8 +62,35 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
     if kind == .sde, let top = steps.last, let bad = steps.first(where: { (top * fineFactor) % $0 != 0 }) {
       throw InvalidInput("steps", "SDE grids must nest in the fine path: \(bad) does not divide \(top * fineFactor)")
     }
-    if case .perStep = problem.z { throw InvalidInput("z", "convergence studies take a constant z") }
-    for spec in solvers { _ = try spec.setup(steps: steps[0], sde: kind == .sde) }
+    if case .perStep = problem.problem.z { throw InvalidInput("z", "convergence studies take a constant z") }
+    for spec in solvers { _ = try method(spec, steps: steps[0], noise: .seeded(0)) }
+  }
+
+  public static var defaultODE: [String] {
+    ["adjointdeis-1/exact", "adjointdeis-2m/exact", "adjointdeis-2m-phi2/exact",
+     "adjointdeis-1/recorded", "adjointdeis-2m/recorded", "adjointdeis-1/resolved", "adjointdeis-2m/resolved",
+     "dto/dpm-solver-1", "dto/dpm-solver-2m"]
+  }
+  public static var defaultSDE: [String] { ["adjointdeis-1/recorded", "adjointdeis-2m/recorded", "adjointdeis-1/resolved", "dto/sde"] }
+
+  /// The study's defaults for every method: N = M = `steps` on a grid uniform in lambda, the study's dynamics,
+  /// its noise (SDE) and, for exact states, the reference's tolerance.
+  public func defaults(steps m: Int, noise: NoiseSource) -> GradientOptions {
+    var d = GradientOptions()
+    d.dynamics = kind == .sde ? .sde : .ode
+    (d.samplerSteps, d.adjointSteps, d.grid) = (m, m, .lambda)
+    d.noise = noise
+    (d.rtol, d.atol) = (referenceTolerance, referenceTolerance)
+    return d
+  }
+
+  /// The method of `spec` at M steps; an error if it is not of the study's dynamics.
+  public func method(_ spec: MethodSpec, steps m: Int, noise: NoiseSource) throws -> any GradientMethod {
+    let method = try spec.make(defaults: defaults(steps: m, noise: noise))
+    if method.dynamics != (kind == .sde ? .sde : .ode) {
+      throw InvalidInput("solvers", "'\(spec.text)' does not belong in an \(kind == .sde ? "SDE" : "ODE") study")
+    }
+    return method
   }
 
   /// The problem of seed s: seed 0 is `problem`, others come from `variant`.
@@ -85,7 +114,7 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
                                         evaluations: reference.sampling + reference.adjoint))
         for spec in solvers {
           for m in steps {
-            progress("\(name): seed \(seed)\(kind == .sde ? " path \(path)" : "") \(spec.name) M=\(m)")
+            progress("\(name): seed \(seed)\(kind == .sde ? " path \(path)" : "") \(spec.text) M=\(m)")
             var record = runOne(spec, steps: m, problem: p, seed: seed, noise: noise, reference: reference)
             record.path = path
             records.append(record)
@@ -99,34 +128,32 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   func referenceGradient(_ p: StudyProblem<Model>, seed: Int, path: Int) throws -> (GradientResult, NoiseSource, String) {
     switch kind {
     case .ode:
-      var setup = GradientSetup(solver: .rk45)
-      (setup.rtol, setup.atol) = (referenceTolerance, referenceTolerance)
-      let r = try setup.run(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss)
+      var options = GradientOptions()
+      (options.rtol, options.atol) = (referenceTolerance, referenceTolerance)
+      let r = try ReferenceRK45Method(options).gradient(p.problem)
       return (r, .seeded(0), "RK45 black-box adjoint, rtol = atol = \(referenceTolerance)")
     case .sde:
       let fineSteps = steps.last! * fineFactor  // invariant: validate() checked steps is non-empty
-      let fine = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: fineSteps, spacing: .lambda)
-      let path = BrownianPath(fine: fine, dimension: p.model.dataDimension, seed: 7_919 &* UInt64(seed + 1) &+ 104_729 &* UInt64(path))
-      let noise = try path.noise(on: fine, dimension: p.model.dataDimension)
-      let r = try DiscretizeThenOptimize(sampler: .sde).gradient(model: p.model, grid: fine, xT: p.xT, z: p.z, noise: noise, loss: p.loss)
+      let q = p.problem
+      let fine = try TimeGrid(schedule: q.schedule, tEps: q.tEps, T: q.T, steps: fineSteps, spacing: .lambda)
+      let path = BrownianPath(fine: fine, dimension: q.model.dataDimension, seed: 7_919 &* UInt64(seed + 1) &+ 104_729 &* UInt64(path))
+      let noise = try path.noise(on: fine, dimension: q.model.dataDimension)
+      let r = try DiscretizeThenOptimize(sampler: .sde).gradient(model: q.model, grid: fine, xT: q.xT, z: q.z, noise: noise, loss: q.loss)
       return (r, .brownian(path), "discretize-then-optimize on the fine SDE grid (\(fineSteps) steps uniform in lambda) of the same Brownian path")
     }
   }
 
-  func runOne(_ spec: SolverSpec, steps m: Int, problem p: StudyProblem<Model>, seed: Int, noise: NoiseSource, reference: GradientResult) -> RunRecord {
+  func runOne(_ spec: MethodSpec, steps m: Int, problem p: StudyProblem<Model>, seed: Int, noise: NoiseSource, reference: GradientResult) -> RunRecord {
     let started = Date()
     do {
-      var setup = try spec.setup(steps: m, sde: kind == .sde)
-      setup.noise = noise
-      (setup.rtol, setup.atol) = (referenceTolerance, referenceTolerance)
-      let r = try setup.run(model: p.model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss)
+      let r = try method(spec, steps: m, noise: noise).gradient(p.problem)
       let seconds = Date().timeIntervalSince(started)
       var comparisons: [GradientQuantity: GradientComparison] = [:]
       for q in GradientQuantity.allCases { comparisons[q] = GradientComparison(q.values(r), reference: q.values(reference)) }
-      return RunRecord(solver: spec.name, seed: seed, steps: m, hMax: r.hMax ?? .nan, evaluations: r.sampling + r.adjoint,
+      return RunRecord(solver: spec.text, seed: seed, steps: m, hMax: r.hMax ?? .nan, evaluations: r.sampling + r.adjoint,
                        gradientEvaluations: r.adjoint, seconds: seconds, comparisons: comparisons, failure: nil)
     } catch {
-      return RunRecord(solver: spec.name, seed: seed, steps: m, hMax: .nan, evaluations: EvaluationCount(),
+      return RunRecord(solver: spec.text, seed: seed, steps: m, hMax: .nan, evaluations: EvaluationCount(),
                        gradientEvaluations: EvaluationCount(), seconds: Date().timeIntervalSince(started),
                        comparisons: [:], failure: "\(error)")
     }

@@ -37,9 +37,9 @@ extension StudyResult {
     var rows: [SummaryRow] = []
     for spec in study.solvers {
       for q in GradientQuantity.allCases {
-        let fit = try self.fit(solver: spec.name, quantity: q)
-        let perSeed = try (0..<study.seeds).map { try self.fit(solver: spec.name, quantity: q, seed: $0) }
-        rows.append(SummaryRow(solver: spec.name, quantity: q.rawValue, fit: fit,
+        let fit = try self.fit(solver: spec.text, quantity: q)
+        let perSeed = try (0..<study.seeds).map { try self.fit(solver: spec.text, quantity: q, seed: $0) }
+        rows.append(SummaryRow(solver: spec.text, quantity: q.rawValue, fit: fit,
                                seeds: study.seeds > 1 ? OrderStatistics.over(perSeed) : nil))
       }
     }
@@ -49,8 +49,8 @@ extension StudyResult {
   /// Error against h_max for one quantity, one line per solver (seed 0), dashed reference slopes 1 and 2.
   public func errorPlot(_ q: GradientQuantity) -> LogLogPlot {
     let lines = study.solvers.enumerated().map { i, spec in
-      PlotSeries(name: spec.name, points: series(solver: spec.name).map { ($0.hMax, $0.comparisons[q]?.relativeError ?? .nan) },
-                 style: spec.name.hasPrefix("dto") ? .dashed : .solid, colorIndex: i, marker: MarkerShape.allCases[i % MarkerShape.allCases.count])
+      PlotSeries(name: spec.text, points: series(solver: spec.text).map { ($0.hMax, $0.comparisons[q]?.relativeError ?? .nan) },
+                 style: spec.text.hasPrefix("dto") ? .dashed : .solid, colorIndex: i, marker: MarkerShape.allCases[i % MarkerShape.allCases.count])
     }
     return LogLogPlot(title: "\(study.name): error of \(q.rawValue) (\(study.kind == .ode ? "probability-flow ODE" : "SDE, RMS over \(study.paths) paths"))",
                       xLabel: "h_max (largest step in λ)", yLabel: "relative L2 error of \(q.rawValue)",
@@ -61,9 +61,9 @@ extension StudyResult {
   /// is the direction right while the error is large?
   public func directionPlot(cosine: Bool) -> LogLogPlot {
     let lines = study.solvers.enumerated().map { i, spec in
-      PlotSeries(name: spec.name, points: series(solver: spec.name).map {
+      PlotSeries(name: spec.text, points: series(solver: spec.text).map {
         (Double($0.steps), (cosine ? $0.comparisons[.x]?.cosine : $0.comparisons[.x]?.normRatio) ?? .nan)
-      }, style: spec.name.hasPrefix("dto") ? .dashed : .solid, colorIndex: i, marker: MarkerShape.allCases[i % MarkerShape.allCases.count])
+      }, style: spec.text.hasPrefix("dto") ? .dashed : .solid, colorIndex: i, marker: MarkerShape.allCases[i % MarkerShape.allCases.count])
     }
     let what = cosine ? "cosine similarity" : "norm ratio |g| / |g_ref|"
     return LogLogPlot(title: "\(study.name): \(what) of a_x(T) with the reference", xLabel: "M (adjoint steps; N = M)",

@@ -1,29 +1,17 @@
 import DiffusionCore
 import ToyModels
 
-/// What a study differentiates: a model, its schedule and time range, x_T, a constant z and the loss.
+/// What a study differentiates (a `GradientProblem` with a squared-distance loss and a constant z), with a label
+/// for the CSV and a sentence for the summary.
 public struct StudyProblem<Model: NoisePredictor>: Sendable {
-  public var model: Model
-  public var schedule: NoiseSchedule
-  public var T: Double
-  public var tEps: Double
-  public var xT: [Double]
-  public var z: Conditioning
-  public var loss: SquaredDistanceLoss
+  public var problem: GradientProblem<Model, SquaredDistanceLoss>
   /// A short label for the CSV's `model` column, e.g. `diagonal-K3-d3-m2-vp-linear`.
   public var label: String
   /// One sentence for the summary.
   public var description: String
 
-  public init(model: Model, schedule: NoiseSchedule, T: Double, tEps: Double, xT: [Double], z: Conditioning,
-              loss: SquaredDistanceLoss, label: String, description: String) {
-    self.model = model
-    self.schedule = schedule
-    self.T = T
-    self.tEps = tEps
-    self.xT = xT
-    self.z = z
-    self.loss = loss
+  public init(_ problem: GradientProblem<Model, SquaredDistanceLoss>, label: String, description: String) {
+    self.problem = problem
     self.label = label
     self.description = description
   }
@@ -32,8 +20,7 @@ public struct StudyProblem<Model: NoisePredictor>: Sendable {
 extension StudyProblem where Model == GaussianMixture {
   public init(_ p: ToyProblem) {
     let m = p.model
-    self.init(model: m, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: p.z, loss: p.loss,
-              label: "\(m.covariance.rawValue)-K\(m.componentCount)-d\(m.dataDimension)-m\(m.conditionDimension)-\(p.schedule.name)",
+    self.init(p, label: "\(m.covariance.rawValue)-K\(m.componentCount)-d\(m.dataDimension)-m\(m.conditionDimension)-\(p.schedule.name)",
               description: "\(m.covariance.rawValue)-covariance Gaussian mixture, K = \(m.componentCount), d = \(m.dataDimension), "
                 + "m = \(m.conditionDimension), schedule \(p.schedule.name), t in [\(p.tEps), \(p.T)]")
   }
@@ -41,11 +28,11 @@ extension StudyProblem where Model == GaussianMixture {
   /// Seed s > 0: a random mixture of the same shape, covariance form and schedule, with random x_T, z and target,
   /// all drawn from `SeededGenerator(seed: s)`.
   public func randomVariant(seed s: Int) throws -> StudyProblem<GaussianMixture> {
-    let m = model
+    let m = problem.model
     let random = try GaussianMixture.random(d: m.dataDimension, K: m.componentCount, m: m.conditionDimension,
-                                            covariance: m.covariance, schedule: schedule, seed: UInt64(s))
+                                            covariance: m.covariance, schedule: problem.schedule, seed: UInt64(s))
     var rng = SeededGenerator(seed: 1_000_003 &* UInt64(s))
-    return StudyProblem(try ToyProblem(model: random, T: T, tEps: tEps, xT: rng.normals(m.dataDimension),
+    return StudyProblem(try ToyProblem(model: random, T: problem.T, tEps: problem.tEps, xT: rng.normals(m.dataDimension),
                                        z: .constant(rng.normals(m.conditionDimension)),
                                        loss: SquaredDistanceLoss(target: rng.normals(m.dataDimension))))
   }

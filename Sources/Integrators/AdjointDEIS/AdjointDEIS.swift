@@ -1,7 +1,7 @@
 import DiffusionCore
 import Foundation
 
-/// The 2M solver's weight on the difference `V_i - V_{i-1}` (math page, section 4).
+/// The 2M solver's weight on the difference `V_i - V_{i-1}` (docs/math.md#multistep-weights).
 public enum MultistepWeight: String, CaseIterable, Sendable {
   /// The paper's Algorithm 1: `1 / (2 rho_i)`, from `(e^h - h - 1)/h ~ (e^h - 1)/2`.
   case paper
@@ -9,8 +9,8 @@ public enum MultistepWeight: String, CaseIterable, Sendable {
   case phi2
 }
 
-/// Which adjoint equations: the probability-flow ODE's (P 7-9) or the diffusion SDE's (P 14-16, integrals doubled).
-public enum Dynamics: String, Sendable {
+/// Which adjoint equations: the probability-flow ODE's (docs/math.md#adjoint-in-lambda) or the diffusion SDE's (docs/math.md#adjoint-sde, integrals doubled).
+public enum Dynamics: String, CaseIterable, Sendable {
   case ode, sde
   var factor: Double { self == .ode ? 1 : 2 }
 }
@@ -72,7 +72,7 @@ public struct AdjointDEIS: Sendable {
 
       let h = grid.lambdas[s] - grid.lambdas[t]
       let (alphaT, alphaS, sigmaS) = (grid.alphas[t], grid.alphas[s], grid.sigmas[s])
-      // V_i = alpha_t^2 a_x^T J, W_i = alpha_t a_x^T d eps/dz, U_i = alpha_t a_x^T d eps/dtheta  (math page, section 4)
+      // V_i = alpha_t^2 a_x^T J, W_i = alpha_t a_x^T d eps/dz, U_i = alpha_t a_x^T d eps/dtheta  (docs/math.md#adjoint-in-lambda)
       let v = vjp.x.map { alphaT * alphaT * $0 }
       let w = vjp.z.map { alphaT * $0 }
       let u = vjp.theta.map { alphaT * $0 }
@@ -83,7 +83,7 @@ public struct AdjointDEIS: Sendable {
         c = weight == .paper ? h / (2 * hPrevious) : Phi.expm1MinusH(h) / (Phi.expm1h(h) * hPrevious)
       }
       let e = Phi.expm1h(h)
-      // a_x(s) = (alpha_t/alpha_s) a_x(t) + k (sigma_s/alpha_s^2)(e^h - 1) D_i          (P 12 / Algorithm 1; k = 2 for the SDE)
+      // a_x(s) = (alpha_t/alpha_s) a_x(t) + k (sigma_s/alpha_s^2)(e^h - 1) D_i          (docs/math.md#adjointdeis-2m; k = 2 for the SDE)
       let cx = k * sigmaS / (alphaS * alphaS) * e
       let vPrevious = previous?.v ?? v
       for j in 0..<d { ax[j] = (alphaT / alphaS) * ax[j] + cx * (v[j] + c * (v[j] - vPrevious[j])) }

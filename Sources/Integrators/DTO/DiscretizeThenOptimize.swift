@@ -2,7 +2,7 @@ import DiffusionCore
 import Foundation
 
 /// Discretize-then-optimize: the exact gradient of a sampler's discrete output, by reverse mode through its steps
-/// (math page, section 6). Every step is `x_{n+1} = a_n x_n - B_n eps_n + C_n eps_{n-1} + q_n xi_n`
+/// (docs/math.md#dto). Every step is `x_{n+1} = a_n x_n - B_n eps_n + C_n eps_{n-1} + q_n xi_n`
 /// (n counts steps from T downwards, `eps_n = eps(x_n, z_n, tau_n)`), so one VJP per step carries the cotangent back.
 ///
 /// `checkpointEvery = nil` stores every state (memory O(N)); a value k keeps every k-th state and recomputes each

@@ -1,7 +1,7 @@
 import DiffusionCore
 import Foundation
 
-/// The Dormand-Prince 5(4) pair ("RK45", as MATLAB ode45 and SciPy's RK45; math page, section 6): 7 stages, FSAL,
+/// The Dormand-Prince 5(4) pair ("RK45", as MATLAB ode45 and SciPy's RK45; docs/math.md#dormand-prince): 7 stages, FSAL,
 /// embedded 4th-order error estimate, Hairer's PI step-size control and initial-step selection, dense output.
 ///
 /// Error norm (Hairer): `err = sqrt(mean_j ((y5 - y4)_j / (atol + rtol max(|y_j|, |y_new,j|)))^2)`; a step is accepted

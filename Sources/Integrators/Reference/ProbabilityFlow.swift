@@ -1,6 +1,6 @@
 import DiffusionCore
 
-/// The probability-flow ODE's coefficients at t (P 2): `dx/dt = f(t) x + c(t) eps(x, z, t)`,
+/// The probability-flow ODE's coefficients at t (docs/math.md#pf-ode): `dx/dt = f(t) x + c(t) eps(x, z, t)`,
 /// `f = d log alpha/dt`, `c = g^2(t) / (2 sigma_t)`.
 @usableFromInline struct ProbabilityFlow {
   @usableFromInline let f: Double

@@ -2,7 +2,7 @@ import DiffusionCore
 
 extension ReferenceAdjoint {
   /// `dL/dx_T`, `dL/dz` (one row per z-schedule step) and `dL/dtheta` of `L(x_0)`, x_0 the RK45 solution of the
-  /// probability-flow ODE, by the black-box adjoint (P 6) integrated with RK45 from t_eps up to T:
+  /// probability-flow ODE, by the black-box adjoint (docs/math.md#adjoint-equations) integrated with RK45 from t_eps up to T:
   /// `da_x/dt = -(f a_x + c a_x^T d eps/dx)`, `da_z/dt = -c a_x^T d eps/dz`, `da_theta/dt = -c a_x^T d eps/dtheta`,
   /// `c = g^2/(2 sigma_t)`, from `a_x(t_eps) = dL/dx_0`, `a_z = a_theta = 0`.
   ///
@@ -49,8 +49,8 @@ extension ReferenceAdjoint {
         let vjp = try model.vjp(xt, z: zRow, t: t, batch: 1, cotangent: a, wantParameters: wantTheta)
         let pf = ProbabilityFlow(schedule: schedule, t: t, in: interval)
         var du = [Double](repeating: 0, count: u.count)
-        if backsolve { for j in 0..<d { du[j] = pf.f * xt[j] + pf.c * vjp.eps[j] } }  // (P 2)
-        for j in 0..<d { du[ox + j] = -(pf.f * a[j] + pf.c * vjp.x[j]) }  // (P 6)
+        if backsolve { for j in 0..<d { du[j] = pf.f * xt[j] + pf.c * vjp.eps[j] } }  // docs/math.md#pf-ode
+        for j in 0..<d { du[ox + j] = -(pf.f * a[j] + pf.c * vjp.x[j]) }  // docs/math.md#adjoint-equations
         for j in 0..<m { du[oz + j] = -pf.c * vjp.z[j] }
         for j in 0..<p { du[ot + j] = -pf.c * vjp.theta[j] }
         return du

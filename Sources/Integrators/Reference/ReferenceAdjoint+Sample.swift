@@ -1,7 +1,7 @@
 import DiffusionCore
 
 extension ReferenceAdjoint {
-  /// Samples the probability-flow ODE (P 2) `dx/dt = f(t) x + g^2/(2 sigma_t) eps(x, z, t)` with RK45 from x_T at T
+  /// Samples the probability-flow ODE (docs/math.md#pf-ode) `dx/dt = f(t) x + g^2/(2 sigma_t) eps(x, z, t)` with RK45 from x_T at T
   /// down to x_0 at t_eps, keeping the dense solution: the "exact states" x_t for other solvers.
   @inlinable public func sampleODE<M: NoisePredictor>(
     model: M, schedule: NoiseSchedule, T: Double, tEps: Double, xT: [Double], z: Conditioning,
@@ -19,7 +19,7 @@ extension ReferenceAdjoint {
       let rhs: DormandPrince45.RHS = { t, x in
         var e = try model.eps(x, z: zRow, t: t, batch: 1)
         let p = ProbabilityFlow(schedule: schedule, t: t, in: interval)
-        for j in 0..<d { e[j] = p.f * x[j] + p.c * e[j] }  // (P 2)
+        for j in 0..<d { e[j] = p.f * x[j] + p.c * e[j] }  // docs/math.md#pf-ode
         return e
       }
       let solution = try solver.solve(rhs, from: interval.upper, to: interval.lower, y0: x, dense: true)

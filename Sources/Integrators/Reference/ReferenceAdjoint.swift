@@ -1,7 +1,7 @@
 import DiffusionCore
 
-/// The reference gradient (math page, sections 3 and 6): sample the probability-flow ODE with RK45 from x_T at T down
-/// to x_0 at t_eps, then integrate the black-box adjoint (P 6) with RK45 from t_eps up to T.
+/// The reference gradient (docs/math.md#reference-adjoint): sample the probability-flow ODE with RK45 from x_T at T down
+/// to x_0 at t_eps, then integrate the black-box adjoint (docs/math.md#adjoint-equations) with RK45 from t_eps up to T.
 ///
 /// A z schedule (`Conditioning.perStep`) is piecewise constant on `samplingGrid`: row i is the z of sampling step i,
 /// the step from the i-th grid time counted from T downwards, i.e. on `[times[N-1-i], times[N-i]]` of the ascending

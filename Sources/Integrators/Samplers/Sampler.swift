@@ -1,7 +1,7 @@
 import DiffusionCore
 import Foundation
 
-/// The forward samplers (math page, section 2): exponential integrators from T down to t_eps.
+/// The forward samplers (docs/math.md#exponential-step): exponential integrators from T down to t_eps.
 public enum SamplerKind: String, CaseIterable, Sendable {
   /// DPM-Solver-1 (= DDIM) for the probability-flow ODE.
   case dpmSolver1 = "dpm-solver-1"
@@ -11,6 +11,7 @@ public enum SamplerKind: String, CaseIterable, Sendable {
   case sde = "sde"
 
   public var isSDE: Bool { self == .sde }
+  public var dynamics: Dynamics { isSDE ? .sde : .ode }
 
   public static func named(_ name: String, option: String = "sampler") throws -> SamplerKind {
     try parse(name, option: option, what: "sampler")
@@ -92,7 +93,7 @@ public struct Sampler: Sendable {
                       evaluations: EvaluationCount(eps: n))
   }
 
-  // MARK: - One step each, as on the math page (section 2)
+  // MARK: - One step each (docs/math.md#dpm-solver-1, #dpm-solver-2m, #sde-step)
 
   /// DPM-Solver-1: `x_t = (alpha_t/alpha_s) x_s - sigma_t (e^h - 1) eps_s`.
   @usableFromInline static func dpmSolver1(_ x: [Double], eps: [Double], _ c: StepCoefficients) -> [Double] {

@@ -3,7 +3,7 @@ import Foundation
 import Integrators
 
 /// DiM's encoder: the probability-flow ODE run from x_0 at t_eps up to T with DPM-Solver-1 (DDIM inversion) on the
-/// sampling grid. Step j -> j+1 is the sampler's step with the roles of s and t swapped (math page, eq. of section 2):
+/// sampling grid. Step j -> j+1 is the sampler's step with the roles of s and t swapped (docs/math.md#ddim-inversion):
 /// `x_{t_{j+1}} = (alpha_{j+1} / alpha_j) x_{t_j} - sigma_{j+1} (e^{h} - 1) eps(x_{t_j}, z, t_j)`,
 /// `h = lambda_{j+1} - lambda_j < 0`. N evaluations of eps.
 public struct Encoder: Sendable {

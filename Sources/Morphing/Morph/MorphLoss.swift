@@ -1,6 +1,6 @@
 import DiffusionCore
 
-/// The paper's morph loss (section 7 of the math page) for P pairs side by side, on the recognizer v:
+/// The paper's morph loss (docs/math.md#morph-loss) for P pairs side by side, on the recognizer v:
 /// `L_p = d(v_ab, v_a) + d(v_ab, v_b) + |d(v_ab, v_a) - d(v_ab, v_b)|`, `d(u, w) = 1 - cos(u, w)`, `v_ab = v(x_0)`;
 /// the guidance loss is `sum_p L_p`, so its gradient in `x_{0,p}` is pair p's own.
 public struct MorphLoss<Embedding: IdentityEmbedding>: GuidanceLoss {

@@ -6,13 +6,15 @@ extension MorphProblem {
   /// The gradient that a method's gradient is compared with: the RK45 continuous adjoint for the ODE methods;
   /// for the SDE method, the exact gradient of its own objective (DTO through the same SDE path and noise), since
   /// the probability-flow ODE's gradient is not the gradient of an SDE sample.
-  func referenceSetup(for method: MorphMethod) -> GradientSetup? {
-    if method == .adjointDEIS1SDE {
-      return MorphMethod.dto.setup(steps: settings.samplerSteps, spacing: settings.spacing, noiseSeed: settings.noiseSeed,
-                                   rtol: settings.referenceTolerance).map { var s = $0; s.sampler = .sde; return s }
-    }
-    return MorphMethod.rk45.setup(steps: settings.samplerSteps, spacing: settings.spacing, noiseSeed: settings.noiseSeed,
-                                  rtol: settings.referenceTolerance)
+  func referenceMethod(for method: MorphMethod) throws -> (any GradientMethod)? {
+    let reference = try MorphMethod.named(method.outputSampler.isSDE ? "dto/sde" : "rk45")
+    return try reference.method(steps: settings.samplerSteps, spacing: settings.spacing, noiseSeed: settings.noiseSeed,
+                                rtol: settings.referenceTolerance)
+  }
+
+  /// The problem from (x_T, z) of every pair.
+  func problem(xT: [Double], z: [Double]) throws -> GradientProblem<LockstepBatch<Model>, MorphLoss<Embedding>> {
+    try GradientProblem(model: batch, schedule: schedule, T: settings.T, tEps: settings.tEps, xT: xT, z: .constant(z), loss: loss)
   }
 
   /// Gradient descent on (x_T, z) from the DiM blend (`settings.update`: plain or normalized steps),
@@ -20,10 +22,11 @@ extension MorphProblem {
   /// `trackReference`: compare each `referenceEvery`-th gradient with the reference gradient (not counted in the NFE).
   public func optimize(_ method: MorphMethod, learningRate lr: Double, trackReference: Bool) throws -> MorphOutcome {
     guard lr.isFinite, lr > 0 else { throw InvalidInput("learning_rate", "must be a positive number, got \(lr)") }
-    guard let setup = method.setup(steps: settings.samplerSteps, spacing: settings.spacing, noiseSeed: settings.noiseSeed,
-                                   rtol: method == .rk45 ? settings.rk45Tolerance : settings.referenceTolerance)
+    let isRK45: Bool = { if case let .gradient(spec) = method { return spec.name == ReferenceRK45Method.entry.name } else { return false } }()
+    guard let gradientMethod = try method.method(steps: settings.samplerSteps, spacing: settings.spacing, noiseSeed: settings.noiseSeed,
+                                                 rtol: isRK45 ? settings.rk45Tolerance : settings.referenceTolerance)
     else { throw InvalidInput("method", "\(method.rawValue) is not a gradient method") }
-    let reference = trackReference && settings.referenceEvery > 0 ? referenceSetup(for: method) : nil
+    let reference = trackReference && settings.referenceEvery > 0 ? try referenceMethod(for: method) : nil
     let start = DispatchTime.now().uptimeNanoseconds
     var (xT, z) = blend(0.5)
     let start0 = xT
@@ -31,13 +34,13 @@ extension MorphProblem {
     var path: [PathPoint] = []
     var referenceSeconds = 0.0
     for k in 0..<settings.optimizationSteps {
-      let r = try setup.run(model: batch, schedule: schedule, T: settings.T, tEps: settings.tEps, xT: xT, z: .constant(z), loss: loss)
+      let r = try gradientMethod.gradient(try problem(xT: xT, z: z))
       count = count + r.sampling + r.adjoint
       let g = r.gradXT, gz = r.gradZ.first ?? []
       var points = try loss.perPair(r.x0).enumerated().map { PathPoint(step: k, pair: $0.offset, loss: $0.element) }
       if let reference, k % settings.referenceEvery == 0 {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let ref = try reference.run(model: batch, schedule: schedule, T: settings.T, tEps: settings.tEps, xT: xT, z: .constant(z), loss: loss)
+        let ref = try reference.gradient(try problem(xT: xT, z: z))
         for p in 0..<pairs.count {
           let (c, ratio) = compare(g, gz, ref.gradXT, ref.gradZ.first ?? [], pair: p)
           points[p].cosine = c

@@ -11,7 +11,7 @@ extension MorphOutcome {
     return (c.reduce(0, +) / Double(c.count), r.reduce(0, +) / Double(r.count))
   }
   /// What the gradient was compared with.
-  var referenceName: String { method == .adjointDEIS1SDE ? "dto/sde (same path)" : "rk45" }
+  var referenceName: String { method.outputSampler.isSDE ? "dto/sde (same path)" : "rk45" }
 }
 
 extension MorphReport {

@@ -5,7 +5,7 @@ import Foundation
 /// drawn from the generator it is given.
 public typealias TrainingDataSource = @Sendable (_ batch: Int, _ generator: inout SeededGenerator) throws -> (x0: [Double], z: [Double])
 
-/// Denoising score matching for a UNet2DModel noise predictor (math page, section 2):
+/// Denoising score matching for a UNet2DModel noise predictor (docs/math.md#denoising-score-matching):
 /// `L(theta) = E_{x_0, t, e} |eps_theta(alpha_t x_0 + sigma_t e, z, t) - e|^2 / d`, t ~ U[t_eps, T] of the schedule,
 /// the network's time input `schedule.discreteModelTime(t)` as in `UNetNoisePredictor`.
 public struct DenoisingScoreMatching<Scalar: BLASScalar>: Sendable {

@@ -1,0 +1,59 @@
+import DiffusionCore
+
+/// `dto`: discretize-then-optimize (docs/math.md#dto), the exact gradient of the sampler's discrete output by reverse
+/// mode through its N steps (so M = N).
+///
+/// Cost: N eps (sampling) + N VJPs, + N eps with checkpointing (each segment recomputed). Memory: O(N d) states,
+/// or O((k + N/k) d) checkpointing every k-th (docs/math.md#checkpointing).
+public struct DTOMethod: GradientMethod {
+  public static let entry = GradientMethodEntry(
+    name: "dto", summary: "discretize-then-optimize through the sampler's steps (--checkpoint K)",
+    make: { try DTOMethod($0, defaults: $1) })
+
+  public var sampler: SamplerKind
+  public var samplerSteps: Int
+  public var grid: GridSpacing
+  public var noise: NoiseSource
+  public var checkpointEvery: Int?
+  public var wantParameters: Bool
+
+  public var name: String { Self.entry.name }
+  public var label: String { "dto/\(sampler.rawValue)" }
+  public var dynamics: Dynamics { sampler.dynamics }
+
+  public init(_ given: GradientOptions, defaults: GradientOptions = GradientOptions()) throws {
+    try given.reject([.states, .weight, .rk45States, .rtol, .atol], method: "dto")
+    let o = GradientOptions.resolve(given, over: defaults)
+    sampler = try GradientOptions.sampler(given, over: defaults, odeDefault: .dpmSolver1)
+    samplerSteps = o.samplerSteps ?? 20
+    let adjointSteps = o.adjointSteps ?? samplerSteps
+    grid = o.grid ?? .timeUniform
+    noise = o.noise ?? .seeded(0)
+    checkpointEvery = o.checkpoint
+    wantParameters = o.wantParameters ?? true
+    if given.noise != nil && !sampler.isSDE {
+      throw InvalidInput(given.set.contains(.seed) ? "seed" : "noise", "only the sde sampler draws noise")
+    }
+    try Budget.count(samplerSteps, "sampler-steps", maximum: Budget.Limit.steps)
+    try Budget.count(adjointSteps, "steps", maximum: Budget.Limit.steps)
+    if adjointSteps != samplerSteps {
+      throw InvalidInput("steps", "dto differentiates the sampler's own steps: M must equal N (got M = \(adjointSteps), N = \(samplerSteps))")
+    }
+    _ = try DiscretizeThenOptimize(sampler: sampler, checkpointEvery: checkpointEvery)
+  }
+
+  public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    _ = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
+    try p.z.validate(dimension: p.model.conditionDimension, steps: samplerSteps)
+  }
+
+  public func gradient<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws -> GradientResult {
+    try validate(p)
+    let grid = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: self.grid)
+    let draws = sampler.isSDE ? try noise.draws(grid: grid, dimension: p.model.dataDimension) : []
+    var result = try DiscretizeThenOptimize(sampler: sampler, checkpointEvery: checkpointEvery, wantParameters: wantParameters)
+      .gradient(model: p.model, grid: grid, xT: p.xT, z: p.z, noise: draws, loss: p.loss)
+    result.hMax = grid.hMax
+    return result
+  }
+}
