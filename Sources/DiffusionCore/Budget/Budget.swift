@@ -106,3 +106,13 @@ public enum Budget {
     return "\(Int(bytes)) bytes"
   }
 }
+
+extension Budget {
+  /// Refuses a sampled path whose recorded states and eps (N + 1 arrays of d numbers each, plus per-array
+  /// overhead) exceed the machine's memory: what recorded-state and discretize-then-optimize methods keep.
+  public static func checkPathMemory(steps: Int, dimension d: Int, field: String = "sampler-steps",
+                                     available: Int = physicalMemory) throws {
+    let bytes = Double(steps + 1) * 2 * (8 * Double(d) + 64)
+    try checkMemory(bytes, field, what: "a sampled path of \(steps) steps in \(d) dimensions", available: available)
+  }
+}
