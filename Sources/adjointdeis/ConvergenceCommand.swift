@@ -58,7 +58,8 @@ struct ConvergenceCommand: ParsableCommand {
   }
 
   static func integers(_ text: String) throws -> [Int] {
-    try text.split(separator: ",").map {
+    // empty entries ("5,,10", "5,") are errors, not skipped
+    try text.split(separator: ",", omittingEmptySubsequences: false).map {
       guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else { throw InvalidInput("steps", "'\($0)' is not an integer") }
       return v
     }

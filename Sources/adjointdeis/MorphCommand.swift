@@ -35,6 +35,7 @@ struct MorphCommand: ParsableCommand {
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
 
   func run() throws {
+    try Budget.count(threads, "threads", minimum: 0, maximum: Budget.Limit.threads)
     setBLASThreads(threads)
     var c = try MorphConfig.load(from: URL(fileURLWithPath: config))
     if let pairs { c.pairs = pairs; c.unetPairs = min(c.unetPairs, pairs) }

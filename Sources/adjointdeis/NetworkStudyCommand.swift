@@ -38,6 +38,9 @@ struct NetworkStudyCommand: ParsableCommand {
   var distanceSeeds: Int = 0
 
   func run() throws {
+    try Budget.count(threads, "threads", minimum: 0, maximum: Budget.Limit.threads)
+    try Budget.count(epsSamples, "eps-samples", maximum: Budget.Limit.batch)
+    try Budget.count(distanceSeeds, "distance-seeds", minimum: 0, maximum: Budget.Limit.seeds)
     setBLASThreads(threads)
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
