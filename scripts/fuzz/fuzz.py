@@ -170,7 +170,7 @@ class Fuzzer:
             row["leftover"] += 1
         if outcome in ("crash", "hang", "wrong result", "unclear error") or leftover:
             shown = self.examples.setdefault(family, [])
-            if len(shown) < 6:
+            if len(shown) < (40 if family == "faults" else 8):
                 shown.append((outcome + (" +leftover" if leftover else ""), " ".join(command), detail.strip()[:300]))
         if self.verbose:
             print(f"[{family}] {outcome}{' +leftover' if leftover else ''}: {' '.join(command)[:160]}", flush=True)
