@@ -7,7 +7,8 @@ the unet-vjp inputs and weights), byte flips (random flips in every input file),
 the middle of a large write, stdout on /dev/full, a full disk on a small tmpfs).
 
 Every run is under `timeout` and is classified as
-  clean error   exit != 0, stdout empty, stderr one line 'error: <what>: <why>' (ArgumentParser's 'Error: ' too)
+  clean error   exit != 0, stdout empty, stderr ends with one line 'error: <what>: <why>' (ArgumentParser's 'Error: '
+                too) and holds no other error, Help or Usage line (progress lines before it are fine)
   unclear error exit != 0 without a signal, but stderr is not one such line
   accepted      exit 0 and the output is valid (JSON without null/NaN/Infinity, finite safetensors)
   crash         killed by a signal we did not send, or a trap message (Fatal error, precondition, ...) on stderr
@@ -35,6 +36,8 @@ EXAMPLES = sorted(os.path.join(ROOT, "examples", f) for f in os.listdir(os.path.
 TRAPS = ("Fatal error", "precondition", "Precondition", "Illegal instruction", "Segmentation", "Trace/breakpoint",
          "Aborted", "failed to allocate", "Assertion failed", "Current stack trace", "Stack dump")
 COLUMNS = ["tried", "clean error", "unclear error", "accepted", "crash", "hang", "wrong result", "leftover"]
+# "unclear error" is an extra column: a non-zero exit that is not one 'error: <what>: <why>' line (e.g. ArgumentParser's
+# multi-line usage errors); the table asks for the others.
 
 
 class Fuzzer:
@@ -92,9 +95,12 @@ class Fuzzer:
         if rc < 0 or rc >= 128 or any(t in err_text for t in TRAPS):
             return "crash", leftover, err_text
         if rc != 0:
+            # progress lines before it are fine (train, convergence log to stderr); the error is the last line, alone
             lines = [l for l in err_text.splitlines() if l.strip()]
-            one = len(lines) == 1 and (lines[0].startswith("error: ") or lines[0].startswith("Error: "))
-            named = one and ":" in lines[0][7:]
+            last = lines[-1] if lines else ""
+            one = (last.startswith("error: ") or last.startswith("Error: ")) and \
+                sum(l.startswith(("error: ", "Error: ", "Help: ", "Usage: ")) for l in lines) == 1
+            named = one and ":" in last[7:]
             bad_text = "NSCocoaErrorDomain" in err_text or "Domain=" in err_text
             if out.strip() == b"" and one and named and not bad_text:
                 return "clean error", leftover, err_text
@@ -168,9 +174,11 @@ class Fuzzer:
             row[outcome] += 1
         if leftover:
             row["leftover"] += 1
-        if outcome in ("crash", "hang", "wrong result", "unclear error") or leftover:
+        severe = outcome in ("crash", "hang", "wrong result") or leftover
+        if severe or outcome == "unclear error":
             shown = self.examples.setdefault(family, [])
-            if len(shown) < (40 if family == "faults" else 8):
+            limit = 40 if family == "faults" else (12 if severe else 4)
+            if sum((o.startswith("unclear") and "+leftover" not in o) != severe for o, _, _ in shown) < limit:
                 shown.append((outcome + (" +leftover" if leftover else ""), " ".join(command), detail.strip()[:300]))
         if self.verbose:
             print(f"[{family}] {outcome}{' +leftover' if leftover else ''}: {' '.join(command)[:160]}", flush=True)
