@@ -36,5 +36,9 @@ final class StudyBudgetTests: XCTestCase {
     assertField(s, "fine-factor")
     s.fineFactor = Budget.Limit.fineSteps / 5
     assertField(s, "fine-factor")
+    // issue 14 item 12: --floor nan ran the whole study, wrote its files, then failed
+    s = try study(.ode, steps: [5, 10])
+    s.rule.floor = .nan
+    assertField(s, "floor")
   }
 }

@@ -3,6 +3,7 @@ import DiffusionCore
 /// A study's counts against their stated maxima (see `Budget`), checked before any shape arithmetic or work.
 extension ConvergenceStudy {
   func validateBudget() throws {
+    try rule.validate()  // --floor and the fit's settings, before any work rather than at the first fit
     for m in steps { try Budget.count(m, "steps", maximum: Budget.Limit.steps) }
     try Budget.count(seeds, "seeds", maximum: Budget.Limit.seeds)
     try Budget.count(paths, "paths", maximum: Budget.Limit.paths)
