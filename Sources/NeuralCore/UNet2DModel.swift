@@ -62,6 +62,7 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
     net = UNetArchitecture(config, &layout)
     self.config = config
     self.layout = layout
+    try Self.checkWeightMemory(layout)
     var rng = SeededGenerator(seed: seed)
     var theta = [Scalar](repeating: 0, count: layout.total)
     // fan_in of each module's weight also bounds that module's bias
@@ -100,8 +101,9 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
     net = UNetArchitecture(config, &layout)
     self.config = config
     self.layout = layout
-    var theta = [Scalar](repeating: 0, count: layout.total)
+    // every name and shape is checked, and the weights' memory budgeted, before theta is allocated
     var seen = Set<String>()
+    var slots: [(name: String, index: Int)] = []
     for name in shapes.keys.sorted() {
       let shape = shapes[name]!
       let canonical = Self.canonicalName(name)
@@ -113,6 +115,15 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
       guard shape == block.shape || legacyConv else {
         throw InvalidInput(name, "has shape \(shape), expected \(block.shape)")
       }
+      slots.append((name, i))
+    }
+    if let missing = layout.blocks.first(where: { !seen.contains($0.name) }) {
+      throw InvalidInput(missing.name, "missing from the weights")
+    }
+    try Self.checkWeightMemory(layout)
+    var theta = [Scalar](repeating: 0, count: layout.total)
+    for (name, i) in slots {
+      let block = layout.blocks[i]
       let tensor = try values(name)
       guard tensor.count == block.count else {
         throw InvalidInput(name, "holds \(tensor.count) values, expected \(block.count)")
@@ -123,10 +134,14 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
         for k in 0..<block.count { tp[offset + k] = tensor[k] }
       }
     }
-    if let missing = layout.blocks.first(where: { !seen.contains($0.name) }) {
-      throw InvalidInput(missing.name, "missing from the weights")
-    }
     parameters = theta
+  }
+
+  /// Refuses a layout whose weights (with room for one gradient) exceed the machine's memory.
+  static func checkWeightMemory(_ layout: ParameterLayout) throws {
+    try Budget.checkMemory(
+      2 * Double(layout.total) * Double(MemoryLayout<Scalar>.size), "block_out_channels",
+      what: "a UNet of \(layout.total) parameters in \(Scalar.dtypeName) (weights and one gradient)")
   }
 
   /// Maps the pre-0.14 diffusers attention names onto the current ones.

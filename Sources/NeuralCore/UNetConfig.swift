@@ -89,6 +89,7 @@ public struct UNetConfig: Sendable, Equatable {
     guard upBlockTypes.count == blockOutChannels.count else {
       throw InvalidInput("up_block_types", "needs one entry per block_out_channels entry (\(blockOutChannels.count)), got \(upBlockTypes.count)")
     }
+    try validateSizes()
     for t in downBlockTypes where t != "DownBlock2D" && t != "AttnDownBlock2D" {
       throw InvalidInput("down_block_types", "unsupported block type '\(t)' (supported: DownBlock2D, AttnDownBlock2D)")
     }
@@ -145,17 +146,17 @@ public struct UNetConfig: Sendable, Equatable {
 
   /// Parses a diffusers UNet2DModel config.json; unknown keys and unsupported values are errors naming the key.
   public static func parse(_ data: Data, source: String = "config.json") throws -> UNetConfig {
-    guard let parsed = try? JSONDecoder().decode(JSONValue.self, from: data), case let .object(json) = parsed else {
+    guard case let .object(json) = try JSONReader.parse(data, source: source) else {
       throw InvalidInput(source, "not a JSON object")
     }
     var c = UNetConfig()
     func isNull(_ v: JSONValue) -> Bool { v == .null }
     func int(_ key: String, _ v: JSONValue) throws -> Int {
-      if case let .number(x) = v, let i = Int(exactly: x) { return i }
-      throw InvalidInput(key, "expected an integer, got \(v)")
+      guard case .number = v else { throw InvalidInput(key, "expected an integer, got \(v)") }
+      return try v.integer(key)
     }
     func double(_ key: String, _ v: JSONValue) throws -> Double {
-      if case let .number(x) = v { return x }
+      if case let .number(x, _) = v { return x }
       throw InvalidInput(key, "expected a number, got \(v)")
     }
     func bool(_ key: String, _ v: JSONValue) throws -> Bool {
@@ -243,38 +244,5 @@ public struct UNetConfig: Sendable, Equatable {
     if c.classEmbedIdentity { c.numClassEmbeds = nil }  // diffusers ignores num_class_embeds with class_embed_type identity
     try c.validate()
     return c
-  }
-}
-
-/// A parsed JSON value (config.json), keeping booleans apart from numbers.
-enum JSONValue: Decodable, Equatable, CustomStringConvertible {
-  case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-  init(from decoder: Decoder) throws {
-    let c = try decoder.singleValueContainer()
-    if c.decodeNil() {
-      self = .null
-    } else if let b = try? c.decode(Bool.self) {
-      self = .bool(b)
-    } else if let x = try? c.decode(Double.self) {
-      self = .number(x)
-    } else if let s = try? c.decode(String.self) {
-      self = .string(s)
-    } else if let a = try? c.decode([JSONValue].self) {
-      self = .array(a)
-    } else {
-      self = .object(try c.decode([String: JSONValue].self))
-    }
-  }
-
-  var description: String {
-    switch self {
-    case .null: return "null"
-    case let .bool(b): return "\(b)"
-    case let .number(x): return x == x.rounded() && abs(x) < 1e15 ? "\(Int(x))" : "\(x)"
-    case let .string(s): return "\"\(s)\""
-    case let .array(a): return "[" + a.map(\.description).joined(separator: ", ") + "]"
-    case .object: return "{...}"
-    }
   }
 }

@@ -33,6 +33,24 @@ extension UNet2DModel {
   }
 }
 
+extension UNetConfig {
+  /// The config `--model` names (a preset, or a model directory's config.json), read without building the model,
+  /// so that budgets can be checked before any weight is allocated.
+  public static func named(_ model: String) throws -> UNetConfig {
+    switch model {
+    case "cifar10": return .cifar10
+    case "small": return .small
+    case "tiny": return .tiny
+    default:
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw InvalidInput("model", "'\(model)' is neither a model directory nor one of cifar10, small, tiny")
+      }
+      return try load(from: URL(fileURLWithPath: model).appendingPathComponent("config.json"))
+    }
+  }
+}
+
 extension SafeTensor {
   /// The values in a network precision (Float: rounded from wider types; Double: exact).
   public func values<S: BLASScalar>(_: S.Type) -> [S] {

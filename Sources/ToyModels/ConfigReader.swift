@@ -3,15 +3,9 @@ import Foundation
 
 /// Typed access to the parsed JSON config; every failure is an `InvalidInput` naming the field.
 enum ConfigReader {
+  /// The strict, correctly rounded reader every input file goes through (see `JSONReader`).
   static func parse(_ data: Data) throws -> JSONValue {
-    do {
-      return try JSONDecoder().decode(JSONValue.self, from: data)
-    } catch let DecodingError.dataCorrupted(context) {
-      let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-      throw InvalidInput("config", "not valid JSON: \(oneLine(detail ?? context.debugDescription))")
-    } catch {
-      throw InvalidInput("config", "not valid JSON: \(oneLine(String(describing: error)))")
-    }
+    try JSONReader.parse(data, source: "config")
   }
 
   static func oneLine(_ text: String) -> String {
@@ -39,7 +33,7 @@ enum ConfigReader {
   /// A finite JSON number.
   static func number(_ value: JSONValue?, _ field: String, at position: String = "") throws -> Double {
     guard let value else { throw InvalidInput(field, "is missing") }
-    guard case let .number(x) = value else { throw InvalidInput(field, "\(position)must be a number, got \(value.typeName)") }
+    guard case let .number(x, _) = value else { throw InvalidInput(field, "\(position)must be a number, got \(value.typeName)") }
     guard x.isFinite else { throw InvalidInput(field, "\(position)must be a finite number, got \(x)") }
     return x
   }

@@ -39,6 +39,7 @@ public struct ImageMixtureConfig: Sendable, Equatable {
     guard (2...256).contains(size) else { throw InvalidInput("size", "must be an integer in 2...256, got \(size)") }
     if condition {
       guard zDimension >= K else { throw InvalidInput("z_dim", "must be at least K = \(K) when conditioned, got \(zDimension)") }
+      guard zDimension <= 65_536 else { throw InvalidInput("z_dim", "\(zDimension) exceeds the limit of 65536") }
       guard classStrength.isFinite, classStrength >= 0 else {
         throw InvalidInput("class_strength", "must be a non-negative number, got \(classStrength)")
       }
@@ -58,9 +59,7 @@ public struct ImageMixtureConfig: Sendable, Equatable {
         if let fallback { return fallback }
         throw InvalidInput(key, "is missing")
       }
-      let x = try ConfigReader.number(value, key)
-      guard let i = Int(exactly: x) else { throw InvalidInput(key, "must be an integer, got \(x)") }
-      return i
+      return try value.integer(key)
     }
     let seed = try integer("seed", nil)
     guard seed >= 0 else { throw InvalidInput("seed", "must be a non-negative integer, got \(seed)") }

@@ -26,10 +26,10 @@ struct BenchUNetCommand: ParsableCommand {
   @Option(help: "Timed runs per measurement (after one warm-up).") var runs: Int = 5
 
   func run() throws {
-    try Check.positive(batch, "batch")
-    try Check.positive(runs, "runs")
+    try Budget.count(batch, "batch", maximum: Budget.Limit.batch)
+    try Budget.count(runs, "runs", maximum: Budget.Limit.runs)
     if let threads {
-      try Check.positive(threads, "threads")
+      try Budget.count(threads, "threads", maximum: Budget.Limit.threads)
       setBLASThreads(threads)
     }
     switch dtype {
@@ -40,13 +40,18 @@ struct BenchUNetCommand: ParsableCommand {
   }
 
   private func bench<S: BLASScalar>(_: S.Type) throws {
-    let unet = try UNet2DModel<S>.named(model)
-    let c = unet.config
+    let c = try UNetConfig.named(model)
     guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
+    // sizes and memory are checked before the model or any batch is allocated
+    let inputCount = try Budget.elementCount([batch, c.inChannels, size, size], "batch")
+    let outputCount = try Budget.elementCount([batch, c.outChannels, size, size], "batch")
+    let zCount = try Budget.elementCount([batch, c.conditionDimension], "batch")
+    try c.checkMemory(batch: batch, height: size, width: size, scalarBytes: MemoryLayout<S>.size, parameterCopies: 2, field: "batch")
+    let unet = try UNet2DModel<S>.named(model)
     var rng = SeededGenerator(seed: 1)
-    let x = (0..<batch * c.inChannels * size * size).map { _ in S(rng.normal()) }
-    let z = (0..<batch * c.conditionDimension).map { _ in S(rng.normal()) }
-    let v = (0..<batch * c.outChannels * size * size).map { _ in S(rng.normal()) }
+    let x = (0..<inputCount).map { _ in S(rng.normal()) }
+    let z = (0..<zCount).map { _ in S(rng.normal()) }
+    let v = (0..<outputCount).map { _ in S(rng.normal()) }
     let t = [Double](repeating: 500, count: batch)
     let flops = unet.forwardFLOPs(batch: batch, height: size, width: size)
 
@@ -78,6 +83,8 @@ struct BenchUNetCommand: ParsableCommand {
     }
     print("OpenBLAS kernels: \(OpenBLASKernels.coreName)")
     print("model \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels), batch \(batch), \(S.dtypeName), threads \(threads.map(String.init) ?? "default"), median of \(runs)")
+    let estimate = c.memoryEstimate(batch: batch, height: size, width: size, scalarBytes: MemoryLayout<S>.size, parameterCopies: 2)
+    print("memory budget estimate: \(Budget.describe(estimate)) (refused above \(Budget.describe(Budget.usableFraction * Double(Budget.physicalMemory))))")
     print(String(format: "forward FLOPs per batch: %.3f GFLOP", flops * 1e-9))
     for (name, time, factor) in [("forward", forward, 1.0), ("forward+vjp (x, z, theta)", full, 3.0), ("forward+vjp (x, z)", inputsOnly, 2.0)] {
       let label = name.padding(toLength: 27, withPad: " ", startingAt: 0)

@@ -45,13 +45,7 @@ struct GradientCommand: ParsableCommand {
     let problem = try ToyProblem.load(from: URL(fileURLWithPath: config))
     let method = try makeMethod(dimension: problem.model.dataDimension)
     let result = try method.gradient(problem)
-    // Checked before anything is printed: an unstable method (e.g. a high order on a coarse grid) must not print null.
-    for (name, values) in [("x0", result.x0), ("grad_xT", result.gradXT), ("grad_z", result.gradZ.flatMap { $0 }), ("grad_theta", result.gradTheta)] {
-      if let i = values.firstIndex(where: { !$0.isFinite }) {
-        throw InvalidInput("solver", "\(method.label) gave a non-finite \(name) (entry \(i) is \(values[i])): refine the grid (--steps, --sampler-steps)")
-      }
-    }
-    try Check.finite(result.loss, "loss")
+    try Self.checkFinite(result, problem: problem, method: method)
     print(Self.json(result, problem: problem, method: method).render())
   }
 
@@ -99,14 +93,14 @@ struct GradientCommand: ParsableCommand {
 
   static func readNoise(_ path: String) throws -> [[Double]] {
     let data = try InputFile.read(path: path, field: "noise")
-    guard let rows = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
+    guard case let .array(rows) = try JSONReader.parse(data, source: "noise") else {
       throw InvalidInput("noise", "\(path) is not a JSON array of arrays of numbers")
     }
     return try rows.enumerated().map { i, row in
-      guard let numbers = row as? [Any] else { throw InvalidInput("noise", "entry \(i) is not an array") }
+      guard case let .array(numbers) = row else { throw InvalidInput("noise", "entry \(i) is not an array") }
       return try numbers.enumerated().map { j, v in
-        guard let n = v as? NSNumber, !(v is Bool) else { throw InvalidInput("noise", "entry [\(i)][\(j)] is not a number") }
-        return n.doubleValue
+        guard case let .number(x, _) = v else { throw InvalidInput("noise", "entry [\(i)][\(j)] is not a number") }
+        return x
       }
     }
   }

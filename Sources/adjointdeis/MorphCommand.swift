@@ -42,6 +42,7 @@ struct MorphCommand: ParsableCommand {
 
   /// The whole experiment, one shard of it, or the merge of its shards.
   func run(mode: StudyMode) throws {
+    try Budget.count(threads, "threads", minimum: 0, maximum: Budget.Limit.threads)
     setBLASThreads(threads)
     var c = try MorphConfig.load(from: URL(fileURLWithPath: config))
     if let pairs { c.pairs = pairs; c.unetPairs = min(c.unetPairs, pairs) }

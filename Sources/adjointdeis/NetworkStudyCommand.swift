@@ -48,6 +48,9 @@ struct NetworkStudyCommand: ParsableCommand {
 
   /// The whole study, one shard of it, or the merge of its shards.
   func run(mode: StudyMode) throws {
+    try Budget.count(threads, "threads", minimum: 0, maximum: Budget.Limit.threads)
+    try Budget.count(epsSamples, "eps-samples", maximum: Budget.Limit.batch)
+    try Budget.count(distanceSeeds, "distance-seeds", minimum: 0, maximum: Budget.Limit.seeds)
     setBLASThreads(threads)
     try OptionList.fileName(name, option: "name")
     var isDirectory: ObjCBool = false

@@ -32,6 +32,9 @@ struct RecognizerCommand: ParsableCommand {
   static let heldOutCount = 2000
 
   func run() throws {
+    try Budget.count(threads, "threads", minimum: 0, maximum: Budget.Limit.threads)
+    try Budget.count(steps, "steps", maximum: Budget.Limit.steps)
+    try Budget.count(batch, "batch", maximum: Budget.Limit.batch)
     setBLASThreads(threads)
     let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
     guard !dataConfig.condition else {

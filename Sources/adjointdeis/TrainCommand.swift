@@ -34,13 +34,20 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
 
   func run() throws {
+    try Budget.count(threads, "threads", minimum: 0, maximum: Budget.Limit.threads)
     setBLASThreads(threads)
-    try Check.positive(steps, "steps")
+    try Budget.count(steps, "steps", maximum: Budget.Limit.steps)
+    try Budget.count(batch, "batch", maximum: Budget.Limit.batch)
+    try Budget.count(checkpointEvery, "checkpoint-every", maximum: Budget.Limit.steps)
+    try Budget.count(warmup, "warmup", minimum: 0, maximum: Budget.Limit.steps)
     let dataConfig = try ImageMixtureConfig.load(from: URL(fileURLWithPath: data))
     let configURL = URL(fileURLWithPath: modelConfig)
     let configJSON = try InputFile.read(configURL, field: "model-config")
     let unetConfig = try UNetConfig.parse(configJSON, source: modelConfig)
     try NetworkData.check(unetConfig, fits: dataConfig)
+    // float32 training: weights, gradient, Adam's two moments, and the batch's activations
+    try unetConfig.checkMemory(batch: batch, height: dataConfig.size, width: dataConfig.size, scalarBytes: 4,
+                               parameterCopies: 4, field: "batch")
     let mixture = try ImageMixture.build(dataConfig)
     let hyper = AdamOptimizer<Float>.Hyperparameters(learningRate: lr, beta1: beta1, beta2: beta2, epsilon: adamEps, warmupSteps: warmup)
     try hyper.validate()

@@ -31,11 +31,15 @@ struct UNetVJPCommand: ParsableCommand {
 
   private func compute<S: BLASScalar>(_: S.Type) throws {
     try OutputFile.checkWritable(URL(fileURLWithPath: output))  // before the work, not after
-    let unet = try UNet2DModel<S>.named(model)
+    let config = try UNetConfig.named(model)
     let file = try SafeTensorsFile.read(URL(fileURLWithPath: inputs))
     let x = try file.tensor("x")
     guard x.shape.count == 4 else { throw InvalidInput("x", "expected shape (B, C, H, W), got \(x.shape)") }
     let (batch, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    // the batch and the memory of forward + VJP are budgeted before the model's weights are allocated
+    try config.checkMemory(batch: batch, height: height, width: width, scalarBytes: MemoryLayout<S>.size,
+                           parameterCopies: 2, field: "x")
+    let unet = try UNet2DModel<S>.named(model)
     guard channels == unet.config.inChannels else {
       throw InvalidInput("x", "has \(channels) channels, the model takes \(unet.config.inChannels)")
     }
@@ -68,6 +72,10 @@ struct UNetVJPCommand: ParsableCommand {
     for (i, block) in unet.parameterBlocks.enumerated() {
       let o = unet.layout.offsets[i]
       entries.append(entry("vjp_param." + block.name, block.shape, r.parameters[o..<o + block.count]))
+    }
+    // eps first: a non-finite eps means the forward pass itself overflowed
+    do { try SafeTensorsFile.checkFinite(entries) } catch let e as InvalidInput {
+      throw InvalidInput(e.field, e.reason + " (the \(S.dtypeName) UNet overflowed on these inputs or weights)")
     }
     try SafeTensorsFile.write(entries, metadata: ["dtype": S.dtypeName], to: URL(fileURLWithPath: output))
   }

@@ -273,7 +273,8 @@ final class RecognizerTests: XCTestCase {
     XCTAssertTrue(message(dir).contains("model.safetensors"), message(dir))
     func write(_ entries: [SafeTensorsFile.Entry], _ name: String) throws -> URL {
       let directory = try fresh(name)
-      try SafeTensorsFile.write(entries, to: directory.appendingPathComponent(Recognizer.weightsFile))
+      // encode, not write: write refuses non-finite tensors, and this helper must make such a file
+      try SafeTensorsFile.encode(entries).write(to: directory.appendingPathComponent(Recognizer.weightsFile))
       return directory
     }
     var entries = r.parameterBlocks.map { block in

@@ -158,9 +158,10 @@ final class ToyProblemConfigTests: XCTestCase {
   }
 
   func testMalformedFilesThrow() throws {
-    for text in ["{\"schedule\": ", "[1, 2]", "", "{\"T\": 1e999}"] {
+    // an out-of-range number names its field (issue 14), syntax errors the config
+    for (text, field) in [("{\"schedule\": ", "config"), ("[1, 2]", "config"), ("", "config"), ("{\"T\": 1e999}", "T")] {
       XCTAssertThrowsError(try ToyProblem(json: Data(text.utf8))) { error in
-        XCTAssertEqual((error as? InvalidInput)?.field, "config", text)
+        XCTAssertEqual((error as? InvalidInput)?.field, field, text)
         XCTAssertFalse("\(error)".contains("\n"))
       }
     }

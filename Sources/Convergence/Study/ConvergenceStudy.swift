@@ -57,6 +57,7 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
       throw InvalidInput("steps", "step counts must increase strictly (\(a) then \(b))")
     }
     guard steps[0] >= 1 else { throw InvalidInput("steps", "step counts must be positive, got \(steps[0])") }
+    try validateBudget()
     guard !solvers.isEmpty else { throw InvalidInput("solvers", "the list of solvers is empty") }
     guard seeds >= 1 else { throw InvalidInput("seeds", "must be at least 1, got \(seeds)") }
     if seeds > 1 && variant == nil { throw InvalidInput("seeds", "this study has no seeded variants of its problem: use 1 seed") }

@@ -70,8 +70,8 @@ public struct AdjointDEISMethod: GradientMethod {
       throw InvalidInput(given.set.contains(.seed) ? "seed" : "noise", "only the sde sampler draws noise")
     }
     if states != .exact { try given.reject([.rtol, .atol], method: "\(name) without exact states") }
-    try Check.positive(samplerSteps, "sampler-steps")
-    try Check.positive(adjointSteps, "steps")
+    try Budget.count(samplerSteps, "sampler-steps", maximum: Budget.Limit.steps)
+    try Budget.count(adjointSteps, "steps", maximum: Budget.Limit.steps)
     guard rtol > 0, atol > 0, rtol.isFinite, atol.isFinite else { throw InvalidInput("rtol", "rtol and atol must be positive and finite") }
     switch (states, sampler.isSDE) {
     case (.exact, true):
@@ -85,6 +85,7 @@ public struct AdjointDEISMethod: GradientMethod {
   }
 
   public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    try Budget.checkPathMemory(steps: samplerSteps, dimension: p.model.dataDimension)
     _ = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
     try p.z.validate(dimension: p.model.conditionDimension, steps: samplerSteps)
   }

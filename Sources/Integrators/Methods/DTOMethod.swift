@@ -35,8 +35,8 @@ public struct DTOMethod: GradientMethod {
     if given.noise != nil && !sampler.isSDE {
       throw InvalidInput(given.set.contains(.seed) ? "seed" : "noise", "only the sde sampler draws noise")
     }
-    try Check.positive(samplerSteps, "sampler-steps")
-    try Check.positive(adjointSteps, "steps")
+    try Budget.count(samplerSteps, "sampler-steps", maximum: Budget.Limit.steps)
+    try Budget.count(adjointSteps, "steps", maximum: Budget.Limit.steps)
     if adjointSteps != samplerSteps {
       throw InvalidInput("steps", "dto differentiates the sampler's own steps: M must equal N (got M = \(adjointSteps), N = \(samplerSteps))")
     }
@@ -44,6 +44,7 @@ public struct DTOMethod: GradientMethod {
   }
 
   public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    try Budget.checkPathMemory(steps: samplerSteps, dimension: p.model.dataDimension)
     _ = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
     try p.z.validate(dimension: p.model.conditionDimension, steps: samplerSteps)
   }

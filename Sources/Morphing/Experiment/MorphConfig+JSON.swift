@@ -14,43 +14,45 @@ extension MorphConfig {
   /// Reads and validates a config; relative paths are resolved against the config file's folder.
   public static func load(from url: URL) throws -> MorphConfig {
     let data = try InputFile.read(url, field: "config")
-    guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+    guard case let .object(root) = try JSONReader.parse(data, source: "config") else {
       throw InvalidInput("config", "'\(url.path)' is not a JSON object")
     }
-    for key in root.keys where !keys.contains(key) { throw InvalidInput(key, "unknown key (expected one of \(keys.joined(separator: ", ")))") }
+    for key in root.keys.sorted() where !keys.contains(key) { throw InvalidInput(key, "unknown key (expected one of \(keys.joined(separator: ", ")))") }
     let base = url.deletingLastPathComponent()
     func path(_ key: String) throws -> URL? {
       guard let v = root[key] else { return nil }
-      guard let s = v as? String, !s.isEmpty else { throw InvalidInput(key, "must be a path string") }
+      guard case let .string(s) = v, !s.isEmpty else { throw InvalidInput(key, "must be a path string") }
       return URL(fileURLWithPath: s, relativeTo: base).standardizedFileURL
     }
     func number(_ key: String) throws -> Double? {
       guard let v = root[key] else { return nil }
-      // Linux Foundation: a JSON true/false is an NSNumber of objCType "c" (and `is Bool` holds for 0 and 1 too).
-      guard let n = v as? NSNumber, String(cString: n.objCType) != "c", n.doubleValue.isFinite else {
-        throw InvalidInput(key, "must be a finite number")
-      }
-      return n.doubleValue
+      guard case let .number(x, _) = v else { throw InvalidInput(key, "must be a finite number") }
+      return x
     }
     func integer(_ key: String) throws -> Int? {
-      guard let x = try number(key) else { return nil }
-      guard x == x.rounded(), abs(x) < 1e15 else { throw InvalidInput(key, "must be an integer, got \(x)") }
-      return Int(x)
+      guard let v = root[key] else { return nil }
+      guard case .number = v else { throw InvalidInput(key, "must be a finite number") }
+      return try v.integer(key, in: -999_999_999_999_999...999_999_999_999_999)
     }
     func seed(_ key: String) throws -> UInt64? {
       guard let x = try integer(key) else { return nil }
       guard x >= 0 else { throw InvalidInput(key, "must be a non-negative integer") }
       return UInt64(x)
     }
+    func string(_ key: String) throws -> String? {
+      guard let v = root[key] else { return nil }
+      guard case let .string(s) = v else { throw InvalidInput(key, "must be a string") }
+      return s
+    }
     func strings(_ key: String) throws -> [String]? {
       guard let v = root[key] else { return nil }
-      guard let list = v as? [String] else { throw InvalidInput(key, "must be a list of strings") }
-      return list
+      guard case let .array(list) = v else { throw InvalidInput(key, "must be a list of strings") }
+      return try list.map { guard case let .string(s) = $0 else { throw InvalidInput(key, "must be a list of strings") }; return s }
     }
     func numbers(_ key: String) throws -> [Double]? {
       guard let v = root[key] else { return nil }
-      guard let list = v as? [NSNumber], list.allSatisfy({ $0.doubleValue.isFinite }) else { throw InvalidInput(key, "must be a list of numbers") }
-      return list.map(\.doubleValue)
+      guard case let .array(list) = v else { throw InvalidInput(key, "must be a list of numbers") }
+      return try list.map { guard case let .number(x, _) = $0 else { throw InvalidInput(key, "must be a list of numbers") }; return x }
     }
     guard let dataURL = try path("data") else { throw InvalidInput("data", "is missing") }
     guard let recognizerPaths = try strings("recognizers") else { throw InvalidInput("recognizers", "is missing") }
@@ -66,26 +68,14 @@ extension MorphConfig {
     if let v = try integer("tuning_pairs") { c.tuningPairs = v }
     if let v = try seed("tuning_seed") { c.tuningSeed = v }
     if let v = try numbers("learning_rates") { c.learningRates = v }
-    if let v = root["unet_learning_rates"] {
-      guard let s = v as? String else { throw InvalidInput("unet_learning_rates", "must be a string") }
-      c.unetLearningRates = s
-    }
+    if let s = try string("unet_learning_rates") { c.unetLearningRates = s }
     if let v = try integer("steps") { c.settings.optimizationSteps = v }
     if let v = try integer("sampler_steps") { c.settings.samplerSteps = v }
     if let v = try number("t_eps") { c.settings.tEps = v }
     if let v = try number("T") { c.settings.T = v }
-    if let v = root["spacing"] {
-      guard let s = v as? String else { throw InvalidInput("spacing", "must be a string") }
-      c.settings.spacing = try GridSpacing.named(s, option: "spacing")
-    }
-    if let v = root["update"] {
-      guard let s = v as? String else { throw InvalidInput("update", "must be a string") }
-      c.settings.update = try DescentUpdate.named(s)
-    }
-    if let v = root["constraint"] {
-      guard let s = v as? String else { throw InvalidInput("constraint", "must be a string") }
-      c.settings.constraint = try NoiseConstraint.named(s)
-    }
+    if let s = try string("spacing") { c.settings.spacing = try GridSpacing.named(s, option: "spacing") }
+    if let s = try string("update") { c.settings.update = try DescentUpdate.named(s) }
+    if let s = try string("constraint") { c.settings.constraint = try NoiseConstraint.named(s) }
     if let v = try seed("noise_seed") { c.settings.noiseSeed = v }
     if let v = try integer("reference_every") { c.settings.referenceEvery = v }
     if let v = try number("reference_tolerance") { c.settings.referenceTolerance = v }

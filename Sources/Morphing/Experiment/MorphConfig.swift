@@ -46,6 +46,7 @@ public struct MorphConfig: Sendable, Equatable {
 
   public func validate() throws {
     guard pairs >= 1 else { throw InvalidInput("pairs", "the pair set is empty (pairs = \(pairs))") }
+    try validateCounts()
     try settings.validate()
     guard !recognizers.isEmpty else { throw InvalidInput("recognizers", "needs at least one recognizer directory") }
     guard (0..<recognizers.count).contains(lossRecognizer) else {
@@ -74,7 +75,9 @@ public struct MorphConfig: Sendable, Equatable {
     for (k, v) in [("unet_reference_tolerance", unetReferenceTolerance), ("unet_rk45_tolerance", unetRK45Tolerance)] {
       guard v.isFinite, v > 0, v < 1 else { throw InvalidInput(k, "must be in (0, 1), got \(v)") }
     }
-    guard fmr.isFinite, fmr > 0, fmr < 1 else { throw InvalidInput("fmr", "must be in (0, 1), got \(fmr)") }
+    // 1/fmr impostor pairs are needed: fmr below 1/limit would need more than the limit (and 1/5e-324 is inf)
+    let smallest = 1 / Double(Budget.Limit.calibrationPairs)
+    guard fmr.isFinite, fmr >= smallest, fmr < 1 else { throw InvalidInput("fmr", "must be in [\(smallest), 1), got \(fmr)") }
     guard impostorPairs >= Int((1 / fmr).rounded(.up)) else {
       throw InvalidInput("impostor_pairs", "needs at least 1/fmr = \(Int((1 / fmr).rounded(.up))), got \(impostorPairs)")
     }

@@ -16,6 +16,7 @@ public struct MorphExperiment<Embedding: IdentityEmbedding>: Sendable {
 
   public init(config: MorphConfig, recognizers: [Embedding], data: ImageMixtureConfig, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
     try config.validate()
+    try config.checkMemory(dataDimension: data.dataDimension)
     guard recognizers.count == config.recognizers.count else {
       throw InvalidInput("recognizers", "expected \(config.recognizers.count) recognizers, got \(recognizers.count)")
     }

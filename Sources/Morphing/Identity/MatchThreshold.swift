@@ -19,7 +19,7 @@ public struct MatchThreshold: Sendable, Equatable {
   public static func calibrate<R: IdentityEmbedding>(
     _ recognizer: R, mixture: GaussianMixture, fmr: Double = 1e-3, impostorPairs n: Int, genuinePairs g: Int, seed: UInt64
   ) throws -> MatchThreshold {
-    guard fmr.isFinite, fmr > 0, fmr < 1 else { throw InvalidInput("fmr", "must be in (0, 1), got \(fmr)") }
+    guard fmr.isFinite, fmr > 0, fmr < 1, (1 / fmr).isFinite else { throw InvalidInput("fmr", "must be in (0, 1), got \(fmr)") }
     guard n >= Int((1 / fmr).rounded(.up)) else {
       throw InvalidInput("impostor_pairs", "needs at least 1/fmr = \(Int((1 / fmr).rounded(.up))) impostor pairs, got \(n)")
     }

@@ -90,16 +90,16 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
   /// model_index.json must name a UNet2DModel `unet` and a `scheduler`, and nothing that makes it a latent or
   /// text-conditioned pipeline.
   static func checkModelIndex(_ url: URL) throws {
-    guard let data = FileManager.default.contents(atPath: url.path),
-          let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    guard case let .object(json) = try JSONReader.parse(try InputFile.read(url, field: url.path), source: url.path, nonFiniteLiterals: true)
     else { throw InvalidInput(url.path, "not a JSON object") }
-    let pipeline = json["_class_name"] as? String ?? "pipeline"
+    let pipeline: String
+    if case let .string(name)? = json["_class_name"] { pipeline = name } else { pipeline = "pipeline" }
     for part in ["vae", "vqvae", "text_encoder", "transformer"] where json[part] != nil {
       throw InvalidInput(url.path, "\(pipeline) has a '\(part)': only pixel-space UNet2DModel pipelines (DDPM, DDIM) are supported")
     }
-    guard let unet = json["unet"] as? [Any] else { throw InvalidInput(url.path, "has no 'unet' component") }
-    guard unet.count == 2, unet[1] as? String == "UNet2DModel" else {
-      throw InvalidInput(url.path, "unet is \(unet.map { "\($0)" }), only UNet2DModel is supported")
+    guard case let .array(unet)? = json["unet"] else { throw InvalidInput(url.path, "has no 'unet' component") }
+    guard unet.count == 2, unet[1] == .string("UNet2DModel") else {
+      throw InvalidInput(url.path, "unet is \(JSONValue.array(unet)), only UNet2DModel is supported")
     }
     guard json["scheduler"] != nil else { throw InvalidInput(url.path, "has no 'scheduler' component") }
   }

@@ -48,24 +48,23 @@ public struct SchedulerConfig: Sendable, Equatable {
 
   public static func load(from url: URL) throws -> SchedulerConfig {
     let data: Data
-    do { data = try Data(contentsOf: url) } catch { throw InvalidInput(url.path, "cannot read: \(error.localizedDescription)") }
+    data = try InputFile.read(url, field: url.path)
     do { return try parse(data) } catch let e as InvalidInput { throw InvalidInput("\(url.path): \(e.field)", e.reason) }
   }
 
   /// Parses a scheduler config; errors name the option (`load` prefixes the file).
   public static func parse(_ data: Data) throws -> SchedulerConfig {
-    let decoder = JSONDecoder()
-    decoder.allowsJSON5 = true  // diffusers writes -Infinity (lambda_min_clipped)
-    guard let parsed = try? decoder.decode(JSONValue.self, from: data), case let .object(json) = parsed else {
+    // diffusers writes -Infinity (lambda_min_clipped) with Python's json.dumps
+    guard case let .object(json) = try JSONReader.parse(data, source: "scheduler config", nonFiniteLiterals: true) else {
       throw InvalidInput("scheduler config", "not a JSON object")
     }
     var c = SchedulerConfig()
     func int(_ key: String, _ v: JSONValue) throws -> Int {
-      if case let .number(x) = v, let i = Int(exactly: x) { return i }
+      if case let .number(x, _) = v, let i = Int(exactly: x) { return i }
       throw InvalidInput(key, "expected an integer, got \(v)")
     }
     func double(_ key: String, _ v: JSONValue) throws -> Double {
-      if case let .number(x) = v, x.isFinite { return x }
+      if case let .number(x, _) = v, x.isFinite { return x }
       throw InvalidInput(key, "expected a finite number, got \(v)")
     }
     func bool(_ key: String, _ v: JSONValue) throws -> Bool {

@@ -49,7 +49,7 @@ public struct RecognizerConfig: Sendable, Equatable {
   /// Parses `{"image_size", "width", "embedding_dim", "classes", "seed", "scale", "margin"}`; width, classes and seed
   /// are required, the others default as in `init`. Unknown keys are errors.
   public init(json: Data, source: String = "config.json") throws {
-    guard let parsed = try? JSONDecoder().decode(JSONValue.self, from: json), case let .object(root) = parsed else {
+    guard case let .object(root) = try JSONReader.parse(json, source: source) else {
       throw InvalidInput(source, "not a JSON object")
     }
     for key in root.keys.sorted() where !Self.jsonKeys.contains(key) {
@@ -57,23 +57,19 @@ public struct RecognizerConfig: Sendable, Equatable {
     }
     func number(_ key: String) throws -> Double? {
       guard let value = root[key] else { return nil }
-      guard case let .number(x) = value else { throw InvalidInput(key, "must be a number, got \(value)") }
+      guard case let .number(x, _) = value else { throw InvalidInput(key, "must be a number, got \(value)") }
       return x
     }
     func integer(_ key: String, _ fallback: Int?) throws -> Int {
-      guard let x = try number(key) else {
+      guard let value = root[key] else {
         if let fallback { return fallback }
         throw InvalidInput(key, "is missing")
       }
-      guard let i = Int(exactly: x) else { throw InvalidInput(key, "must be an integer, got \(x)") }
-      return i
+      return try value.integer(key)
     }
-    guard try number("seed") != nil else { throw InvalidInput("seed", "is missing") }
+    guard let seedValue = root["seed"] else { throw InvalidInput("seed", "is missing") }
     // the seed is read from its digits: a Double holds integers exactly only up to 2^53
-    struct SeedField: Decodable { let seed: UInt64 }
-    guard let seed = try? JSONDecoder().decode(SeedField.self, from: json).seed else {
-      throw InvalidInput("seed", "must be an integer in 0...\(UInt64.max)")
-    }
+    let seed = try seedValue.unsigned64("seed")
     try self.init(imageSize: integer("image_size", 16), width: integer("width", nil),
                   embeddingDimension: integer("embedding_dim", 32), classes: integer("classes", nil), seed: seed,
                   scale: number("scale") ?? 16, margin: number("margin") ?? 0.2)

@@ -52,11 +52,9 @@ public struct SafeTensorsFile: Sendable {
     }
     let header: SafeTensorsHeader
     do {
-      header = try JSONDecoder().decode(SafeTensorsHeader.self, from: headerBytes)
-    } catch let error as InvalidInput {
+      header = try SafeTensorsHeader(json: headerBytes, source: source)
+    } catch let error as InvalidInput where !error.field.hasPrefix(source) {
       throw InvalidInput("\(source): \(error.field)", error.reason)
-    } catch {
-      throw InvalidInput(source, "header is not valid JSON: \(Self.describe(error))")
     }
     let dataStart = 8 + headerLength
     let dataLength = buffer.count - dataStart
@@ -125,17 +123,5 @@ public struct SafeTensorsFile: Sendable {
     guard position == dataLength else {
       throw InvalidInput(source, "\(dataLength - position) bytes after the last tensor are not described by the header")
     }
-  }
-
-  private static func describe(_ error: Error) -> String {
-    if let decoding = error as? DecodingError {
-      switch decoding {
-      case .dataCorrupted(let context): return context.debugDescription
-      case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context):
-        return context.debugDescription
-      @unknown default: return "\(decoding)"
-      }
-    }
-    return "\(error)"
   }
 }

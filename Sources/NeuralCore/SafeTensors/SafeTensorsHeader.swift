@@ -1,19 +1,12 @@
 import DiffusionCore
 import Foundation
 
-/// The JSON header, decoded entry by entry so that a malformed entry is reported under its tensor's name.
-struct SafeTensorsHeader: Decodable {
+/// The JSON header, read entry by entry so that a malformed entry is reported under its tensor's name.
+struct SafeTensorsHeader {
   struct Entry {
     let dtype: String
     let shape: [Int]
     let offsets: [Int]
-  }
-
-  private struct Key: CodingKey {
-    let stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
   }
 
   static let metadataKey = "__metadata__"
@@ -21,35 +14,37 @@ struct SafeTensorsHeader: Decodable {
   private(set) var entries: [(String, Entry)] = []
   private(set) var metadata: [String: String] = [:]
 
-  init(from decoder: Decoder) throws {
-    let container = try decoder.container(keyedBy: Key.self)
-    for key in container.allKeys {
-      if key.stringValue == Self.metadataKey {
-        do {
-          metadata = try container.decode([String: String].self, forKey: key)
-        } catch {
+  /// Parses the header bytes with the project's one JSON reader (duplicate tensor names are errors).
+  init(json: Data, source: String) throws {
+    let root = try JSONReader.parse(json, source: "\(source): header")
+    guard case let .object(object) = root else { throw InvalidInput(source, "header must be a JSON object") }
+    for key in object.keys.sorted() {
+      let value = object[key]!
+      if key == Self.metadataKey {
+        guard case let .object(pairs) = value else {
           throw InvalidInput(Self.metadataKey, "must be an object mapping strings to strings")
+        }
+        for (k, v) in pairs {
+          guard case let .string(s) = v else { throw InvalidInput(Self.metadataKey, "must be an object mapping strings to strings") }
+          metadata[k] = s
         }
         continue
       }
-      let field = "tensor \"\(key.stringValue)\""
-      let fields: KeyedDecodingContainer<Key>
-      do {
-        fields = try container.nestedContainer(keyedBy: Key.self, forKey: key)
-      } catch {
+      let field = "tensor \"\(key)\""
+      guard case let .object(fields) = value else {
         throw InvalidInput(field, "header entry must be an object with dtype, shape and data_offsets")
       }
-      func decode<T: Decodable>(_ type: T.Type, _ name: String, _ expected: String) throws -> T {
-        do {
-          return try fields.decode(type, forKey: Key(stringValue: name))
-        } catch {
-          throw InvalidInput(field, "\"\(name)\" must be \(expected)")
+      func integers(_ name: String, _ expected: String) throws -> [Int] {
+        guard case let .array(list)? = fields[name] else { throw InvalidInput(field, "\"\(name)\" must be \(expected)") }
+        return try list.map { v in
+          guard case .number = v, let i = try? v.integer(name) else { throw InvalidInput(field, "\"\(name)\" must be \(expected)") }
+          return i
         }
       }
-      let dtype = try decode(String.self, "dtype", "a string")
-      let shape = try decode([Int].self, "shape", "an array of integers")
-      let offsets = try decode([Int].self, "data_offsets", "an array of two integers")
-      entries.append((key.stringValue, Entry(dtype: dtype, shape: shape, offsets: offsets)))
+      guard case let .string(dtype)? = fields["dtype"] else { throw InvalidInput(field, "\"dtype\" must be a string") }
+      let shape = try integers("shape", "an array of integers")
+      let offsets = try integers("data_offsets", "an array of two integers")
+      entries.append((key, Entry(dtype: dtype, shape: shape, offsets: offsets)))
     }
   }
 }

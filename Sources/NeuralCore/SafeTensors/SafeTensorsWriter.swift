@@ -99,8 +99,9 @@ extension SafeTensorsFile {
     return file
   }
 
-  /// Writes the file whole (temporary file, then rename).
+  /// Writes the file whole (temporary file, then rename); refuses non-finite values (`checkFinite`).
   public static func write(_ entries: [Entry], metadata: [String: String] = [:], to url: URL) throws {
+    try checkFinite(entries)
     try OutputFile.write(encode(entries, metadata: metadata), to: url)
   }
 }
