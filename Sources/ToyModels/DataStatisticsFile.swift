@@ -8,11 +8,7 @@ import Foundation
 public enum DataStatisticsFile {
   public static func load(from url: URL, dimension d: Int) throws -> DataStatistics {
     let data: Data
-    do {
-      data = try Data(contentsOf: url)
-    } catch {
-      throw InvalidInput(url.path, "cannot read the statistics file: \(ConfigReader.oneLine(error.localizedDescription))")
-    }
+    data = try InputFile.read(url)
     do {
       return try parse(data, dimension: d)
     } catch let error as InvalidInput {
@@ -21,12 +17,7 @@ public enum DataStatisticsFile {
   }
 
   public static func parse(_ data: Data, dimension d: Int) throws -> DataStatistics {
-    let parsed: JSONValue
-    do {
-      parsed = try ConfigReader.parse(data)
-    } catch let error as InvalidInput {
-      throw InvalidInput("statistics", error.reason)  // e.g. a number too large for a double (1e999): not finite
-    }
+    let parsed = try JSONReader.parse(data, source: "statistics")  // errors name the key path, e.g. covariance[0][0]
     let root = try ConfigReader.object(parsed, "statistics")
     try ConfigReader.rejectUnknownKeys(root, ["mean", "covariance", "variance"], prefix: "")
     let mean = try ConfigReader.vector(root["mean"], "mean")

@@ -93,15 +93,44 @@ final class TheoremOneTests: XCTestCase {
   /// A run that fails is recorded with its reason and the study goes on: here M = 2e7 passes the study's checks (made
   /// on the first M) but its grid is refused when the run builds it (more than 1e7 steps), while M = 5 succeeds.
   func testFailedRunIsRecorded() throws {
-    let study = try ConvergenceStudy(name: "x", kind: .ode, problem: Self.diagonal(),
-                                     solvers: [MethodSpec("adjointdeis-1/recorded")], steps: [5, 20_000_000])
+    // A run that fails while it runs (not at validation, which refuses bad options before any work): the model refuses
+    // to be evaluated at one time of the M = 7 grid, which neither the M = 5 grid nor the RK45 reference ever hits.
+    let base = try Self.diagonal().problem
+    let grid = try TimeGrid(schedule: base.schedule, tEps: base.tEps, T: base.T, steps: 7, spacing: .lambda)
+    let model = RefusesOneTime(inner: base.model, refused: grid.times[3])
+    let problem = try GradientProblem(model: model, schedule: base.schedule, T: base.T, tEps: base.tEps, xT: base.xT, z: base.z,
+                                      loss: base.loss)
+    let study = try ConvergenceStudy(name: "x", kind: .ode, problem: StudyProblem(problem, label: "refuses", description: "test"),
+                                     solvers: [MethodSpec("adjointdeis-1/recorded")], steps: [5, 7])
     let result = try study.run()
     XCTAssertEqual(result.records.count, 2)
     XCTAssertNil(result.records[0].failure)
     let failure = try XCTUnwrap(result.records[1].failure)
-    XCTAssertTrue(failure.hasPrefix("steps: too many steps"), failure)
+    XCTAssertTrue(failure.hasPrefix("eps: refused at t ="), failure)
     XCTAssertEqual(result.series(solver: "adjointdeis-1/recorded").map(\.steps), [5])  // the failed M is left out
     let csv = try result.csv.text
-    XCTAssertTrue(csv.contains("failed,steps: too many steps (20000000)"), csv)
+    XCTAssertTrue(csv.contains("failed,eps: refused at t ="), csv)
+  }
+
+}
+
+/// The mixture, except that it throws when evaluated at exactly one time (a run-time failure for the study to record).
+private struct RefusesOneTime: NoisePredictor {
+  let inner: GaussianMixture
+  let refused: Double
+  var dataDimension: Int { inner.dataDimension }
+  var conditionDimension: Int { inner.conditionDimension }
+  var parameterBlocks: [ParameterBlock] { inner.parameterBlocks }
+  var parameters: [Double] { inner.parameters }
+  func replacingParameters(_ theta: [Double]) throws -> RefusesOneTime {
+    RefusesOneTime(inner: try inner.replacingParameters(theta), refused: refused)
+  }
+  func eps(_ x: [Double], z: [Double], t: Double, batch: Int) throws -> [Double] {
+    if t == refused { throw InvalidInput("eps", "refused at t = \(t)") }
+    return try inner.eps(x, z: z, t: t, batch: batch)
+  }
+  func vjp(_ x: [Double], z: [Double], t: Double, batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP {
+    if t == refused { throw InvalidInput("eps", "refused at t = \(t)") }
+    return try inner.vjp(x, z: z, t: t, batch: batch, cotangent: v, wantParameters: wantParameters)
   }
 }

@@ -37,7 +37,7 @@ def eps(x, z, t, theta):
     score = -(r[:, None] * diff / var).sum(0)
     return -np.sqrt(s2) * score
 
-def rhs(t, x, z, theta):                                          # (P 2), g^2 = -2 f for VP
+def rhs(t, x, z, theta):                                          # docs/math.md#pf-ode, g^2 = -2 f for VP
     f = f_of(t); s = np.sqrt(-np.expm1(2 * log_alpha(t)))
     return f * x + (-2 * f) / (2 * s) * eps(x, z, t, theta)
 

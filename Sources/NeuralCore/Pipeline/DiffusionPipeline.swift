@@ -90,7 +90,7 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
   /// model_index.json must name a UNet2DModel `unet` and a `scheduler`, and nothing that makes it a latent or
   /// text-conditioned pipeline.
   static func checkModelIndex(_ url: URL) throws {
-    guard case let .object(json) = try JSONReader.parse(try InputFile.read(url, field: url.path), source: url.path, nonFiniteLiterals: true)
+    guard case let .object(json) = try JSONReader.parse(try InputFile.read(url), source: url.path, nonFiniteLiterals: true)
     else { throw InvalidInput(url.path, "not a JSON object") }
     let pipeline: String
     if case let .string(name)? = json["_class_name"] { pipeline = name } else { pipeline = "pipeline" }

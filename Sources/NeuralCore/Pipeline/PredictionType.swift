@@ -5,7 +5,7 @@ import DiffusionCore
 /// - `epsilon`: the output is eps;
 /// - `sample`: the output is x_0, so `eps = (x_t - alpha_t x_0) / sigma_t`;
 /// - `v_prediction`: the output is `v = alpha_t eps - sigma_t x_0`, so `eps = alpha_t v + sigma_t x_t`.
-/// In every case `eps = a out + b x_t` with coefficients (a, b) depending on t only.
+/// In every case `eps = a out + b x_t` with coefficients (a, b) depending on t only (docs/math.md#prediction-types).
 public enum PredictionType: String, CaseIterable, Sendable {
   case epsilon
   case sample

@@ -48,7 +48,7 @@ public struct SchedulerConfig: Sendable, Equatable {
 
   public static func load(from url: URL) throws -> SchedulerConfig {
     let data: Data
-    data = try InputFile.read(url, field: url.path)
+    data = try InputFile.read(url)
     do { return try parse(data) } catch let e as InvalidInput { throw InvalidInput("\(url.path): \(e.field)", e.reason) }
   }
 
