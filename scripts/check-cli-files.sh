@@ -42,7 +42,7 @@ must_error "FIFO" gradient --config "$tmp/fifo"
 must_error "no such file" gradient --config "$tmp/none.json"
 must_error "^error: steps: must be a positive" gradient --config $cfg --solver adjointdeis-1 --steps -1
 must_error "^error: --steps: needs a value" gradient --config $cfg --steps
-must_error "^error: --config: is required" gradient
+must_error "^error: config: give --config FILE" gradient
 must_error "^error: --bogus: unknown option" gradient --config $cfg --bogus 1
 must_error "^error: --rtol: 'abc' is not a valid value" gradient --config $cfg --rtol abc
 must_error "^error: --rtol: must be a finite number" gradient --config $cfg --rtol nan

@@ -42,9 +42,12 @@ public final class OutputFolder: @unchecked Sendable {
     } catch {
       throw InvalidInput(what, "cannot create the parent directory \(parent.path): \(ErrorText.reason(error))")
     }
-    // Beside the target; inside it when it exists and its parent is not writable (`--out .` in a read-only parent, `/`).
+    // Beside the target; inside it when it exists and its parent is not writable (`--out .` in a read-only parent, `/`)
+    // or lies on another file system (a mount point): `commit` must only rename, since a copy across file systems can
+    // run out of space half-way and leave a partial set of files.
     var staging = TemporaryFiles.temporary(for: target)
-    var code = target.path == "/" ? EACCES : Self.makeStaging(staging, sweeping: target)
+    let crossDevice = kind == .directory && Self.device(of: target.path) != Self.device(of: parent.path)
+    var code = target.path == "/" || crossDevice ? EACCES : Self.makeStaging(staging, sweeping: target)
     if code != 0 && kind == .directory {
       let inside = target.appendingPathComponent(Self.insideName)
       staging = TemporaryFiles.temporary(for: inside)
@@ -125,6 +128,12 @@ public final class OutputFolder: @unchecked Sendable {
     }
     discard()
     return finals
+  }
+
+  /// The file system (st_dev) holding `path`; nil when it cannot be examined.
+  static func device(of path: String) -> UInt64? {
+    var s = stat()
+    return stat(path, &s) == 0 ? UInt64(s.st_dev) : nil
   }
 
   /// Removes the staging folder and whatever is in it.
