@@ -15,12 +15,11 @@ extension Conv2D {
     let batch = x.batch, nb = wg.chunk(batch: batch), tmax = nb * wg.tilesPerImage
     let uStride = wg.weightStride, uCount = 16 * uStride
     let vCount = 16 * WinogradF2x3.xiStride(inChannels * tmax), mCount = 16 * WinogradF2x3.xiStride(outChannels * tmax)
-    let padCount = wg.paddedHeight * wg.paddedWidth
     // every output entry is written by the output transform
     var y = [S](unsafeUninitializedCapacity: outChannels * x.columns) { _, n in n = outChannels * x.columns }
-    let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount + padCount)
+    let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount)
     defer { scratch.deallocate() }
-    let u = scratch, v = u + uCount, m = v + vCount, padded = m + mCount
+    let u = scratch, v = u + uCount, m = v + vCount
     wg.transformWeights(p + weight.offset, u)
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
@@ -28,7 +27,7 @@ extension Conv2D {
         while b0 < batch {
           let n = min(nb, batch - b0), tiles = n * wg.tilesPerImage
           let vs = WinogradF2x3.xiStride(inChannels * tiles), ms = WinogradF2x3.xiStride(outChannels * tiles)
-          wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v, padded: padded)
+          wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v)
           for xi in 0..<16 {
             S.gemm(
               transA: false, transB: false, m: outChannels, n: tiles, k: inChannels, alpha: 1,
@@ -51,13 +50,12 @@ extension Conv2D {
     let batch = x.batch, nb = wg.chunk(batch: batch), tmax = nb * wg.tilesPerImage, ld = dy.columns
     let uStride = wg.weightStride, uCount = 16 * uStride
     let vCount = 16 * WinogradF2x3.xiStride(inChannels * tmax), mCount = 16 * WinogradF2x3.xiStride(outChannels * tmax)
-    let padCount = wg.paddedHeight * wg.paddedWidth
     let duCount = g == nil ? 0 : uCount
     // every dx entry is written by the input-gradient transform
     var dx = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }
-    let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount + padCount + duCount)
+    let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount + duCount)
     defer { scratch.deallocate() }
-    let u = scratch, v = u + uCount, dm = v + vCount, padded = dm + mCount, du = padded + padCount
+    let u = scratch, v = u + uCount, dm = v + vCount, du = dm + mCount
     wg.transformWeights(p + weight.offset, u)
     dy.data.withUnsafeBufferPointer { dyp in
       let dyb = dyp.baseAddress!
@@ -73,7 +71,7 @@ extension Conv2D {
             wg.transformOutputGradient(dyb, batch: batch, b0, n, dm)
             if g != nil {
               // dU_xi (+)= dM_xi V_xi^T, the first chunk initialising the sum
-              wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v, padded: padded)
+              wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v)
               for xi in 0..<16 {
                 S.gemm(
                   transA: false, transB: true, m: outChannels, n: inChannels, k: tiles, alpha: 1,
@@ -88,7 +86,7 @@ extension Conv2D {
                 u + xi * uStride, lda: inChannels, dm + xi * ms, ldb: tiles,
                 beta: 0, v + xi * vs, ldc: tiles)
             }
-            wg.transformInputGradient(v, batch: batch, b0, n, dxp.baseAddress!, padded: padded)
+            wg.transformInputGradient(v, batch: batch, b0, n, dxp.baseAddress!)
             b0 += n
           }
         }

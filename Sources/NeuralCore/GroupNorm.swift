@@ -27,8 +27,10 @@ struct GroupNorm: Sendable {
     var y = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }  // every entry written below
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
-        for b in 0..<batch {
-          for g in 0..<groups {
+       stats.withUnsafeMutableBufferPointer { stats in
+        ParallelRanges.forEach(batch * groups, costPerItem: 3 * cpg * hw) { range in
+          for k in range {
+            let b = k / groups, g = k % groups
             // two passes: the mean, then the centred second moment
             var sum: S = 0
             for c in g * cpg..<(g + 1) * cpg {
@@ -50,6 +52,7 @@ struct GroupNorm: Sendable {
             }
           }
         }
+       }
       }
     }
     return (Activation(channels: x.channels, batch: batch, height: x.height, width: x.width, data: y), Statistics(values: stats))
@@ -65,8 +68,10 @@ struct GroupNorm: Sendable {
     x.data.withUnsafeBufferPointer { xp in
       dy.data.withUnsafeBufferPointer { dyp in
         dx.withUnsafeMutableBufferPointer { dxp in
-          for b in 0..<batch {
-            for gr in 0..<groups {
+          // parallel over groups (disjoint channels, so disjoint parameter gradients); images in order within
+          ParallelRanges.forEach(groups, costPerItem: 3 * batch * cpg * hw) { range in
+          for gr in range {
+            for b in 0..<batch {
               let mean = S(stats.values[2 * (b * groups + gr)]), rstd = S(stats.values[2 * (b * groups + gr) + 1])
               var sumDxhat: S = 0, sumDxhatXhat: S = 0
               for c in gr * cpg..<(gr + 1) * cpg {
@@ -91,6 +96,7 @@ struct GroupNorm: Sendable {
                 for i in base..<base + hw { dxp[i] = a * dyp[i] - k * xp[i] + shift }
               }
             }
+          }
           }
         }
       }

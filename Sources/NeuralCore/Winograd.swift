@@ -46,7 +46,8 @@ struct WinogradF2x3 {
   func transformWeights<S: BLASScalar>(_ w: UnsafePointer<S>, _ u: UnsafeMutablePointer<S>) {
     let plane = weightStride
     let half: S = 0.5
-    for o in 0..<outChannels {
+    ParallelRanges.forEach(outChannels, costPerItem: 25 * inChannels) { range in
+    for o in range {
       for c in 0..<inChannels {
         let g = w + (o * inChannels + c) * 9
         let base = u + o * inChannels + c
@@ -63,13 +64,15 @@ struct WinogradF2x3 {
         row(3, g[6], g[7], g[8])
       }
     }
+    }
   }
 
   /// `dW += G^T dU G` for every (o, c), the adjoint of `transformWeights`.
   func accumulateWeightGradient<S: BLASScalar>(_ du: UnsafePointer<S>, _ dw: UnsafeMutablePointer<S>) {
     let plane = weightStride
     let half: S = 0.5
-    for o in 0..<outChannels {
+    ParallelRanges.forEach(outChannels, costPerItem: 25 * inChannels) { range in
+    for o in range {
       for c in 0..<inChannels {
         let d = du + o * inChannels + c
         @inline(__always) func at(_ xi: Int) -> S { d[xi * plane] }
@@ -92,19 +95,22 @@ struct WinogradF2x3 {
         row(2, p20, p21, p22, p23)
       }
     }
+    }
   }
 
   // MARK: - activations
 
   /// `V_xi = (B^T d B)_xi` for the images `[b0, b0 + n)` of x (C_in, batch, H, W): v[xi stride + c T + t],
-  /// T = n tilesPerImage, stride = xiStride(C_in T). `padded` is scratch of paddedHeight x paddedWidth numbers.
-  func transformInput<S: BLASScalar>(
-    _ x: UnsafePointer<S>, batch: Int, _ b0: Int, _ n: Int, _ v: UnsafeMutablePointer<S>, padded: UnsafeMutablePointer<S>
-  ) {
+  /// T = n tilesPerImage, stride = xiStride(C_in T).
+  func transformInput<S: BLASScalar>(_ x: UnsafePointer<S>, batch: Int, _ b0: Int, _ n: Int, _ v: UnsafeMutablePointer<S>) {
     let h = height, w = width, hw = h * w, th = tileRows, tw = tileColumns, pw = paddedWidth
     let tiles = n * tilesPerImage, stride = Self.xiStride(inChannels * tiles)
+    ParallelRanges.forEach(inChannels, costPerItem: 20 * tiles) { range in
+    // the zero-padded plane: its border stays zero, its interior is overwritten per image
+    let padded = UnsafeMutablePointer<S>.allocate(capacity: paddedHeight * pw)
+    defer { padded.deallocate() }
     padded.update(repeating: 0, count: paddedHeight * pw)
-    for c in 0..<inChannels {
+    for c in range {
       for i in 0..<n {
         let src = x + (c * batch + b0 + i) * hw
         for y in 0..<h { (padded + (y + 1) * pw + 1).update(from: src + y * w, count: w) }
@@ -128,6 +134,7 @@ struct WinogradF2x3 {
         }
       }
     }
+    }
   }
 
   /// `Y = A^T M A + bias` written into y (C_out, batch, H, W) for the images `[b0, b0 + n)`; m[xi stride + o T + t], stride = xiStride(C_out T).
@@ -137,7 +144,8 @@ struct WinogradF2x3 {
     let h = height, w = width, hw = h * w, th = tileRows, tw = tileColumns
     let tiles = n * tilesPerImage, stride = Self.xiStride(outChannels * tiles)
     let evenW = w % 2 == 0
-    for o in 0..<outChannels {
+    ParallelRanges.forEach(outChannels, costPerItem: 20 * tiles) { range in
+    for o in range {
       let beta = bias[o]
       for i in 0..<n {
         let dst = y + (o * batch + b0 + i) * hw
@@ -167,6 +175,7 @@ struct WinogradF2x3 {
         }
       }
     }
+    }
   }
 
   /// `dM = A dY A^T` per tile (the adjoint of `transformOutput`), from dy (C_out, batch, H, W): dm[xi stride + o T + t], stride = xiStride(C_out T).
@@ -175,7 +184,8 @@ struct WinogradF2x3 {
   ) {
     let h = height, w = width, hw = h * w, th = tileRows, tw = tileColumns
     let tiles = n * tilesPerImage, stride = Self.xiStride(outChannels * tiles)
-    for o in 0..<outChannels {
+    ParallelRanges.forEach(outChannels, costPerItem: 20 * tiles) { range in
+    for o in range {
       for i in 0..<n {
         let src = dy + (o * batch + b0 + i) * hw
         let dst = dm + o * tiles + i * tilesPerImage
@@ -204,16 +214,18 @@ struct WinogradF2x3 {
         }
       }
     }
+    }
   }
 
   /// `dX = B dV B^T` summed over the overlapping patches (the adjoint of `transformInput`), written (not added)
-  /// into dx (C_in, batch, H, W) for the images `[b0, b0 + n)`. `padded` is scratch of paddedHeight x paddedWidth.
-  func transformInputGradient<S: BLASScalar>(
-    _ dv: UnsafePointer<S>, batch: Int, _ b0: Int, _ n: Int, _ dx: UnsafeMutablePointer<S>, padded: UnsafeMutablePointer<S>
-  ) {
+  /// into dx (C_in, batch, H, W) for the images `[b0, b0 + n)`.
+  func transformInputGradient<S: BLASScalar>(_ dv: UnsafePointer<S>, batch: Int, _ b0: Int, _ n: Int, _ dx: UnsafeMutablePointer<S>) {
     let h = height, w = width, hw = h * w, th = tileRows, tw = tileColumns, pw = paddedWidth
     let tiles = n * tilesPerImage, stride = Self.xiStride(inChannels * tiles)
-    for c in 0..<inChannels {
+    ParallelRanges.forEach(inChannels, costPerItem: 24 * tiles) { range in
+    let padded = UnsafeMutablePointer<S>.allocate(capacity: paddedHeight * pw)
+    defer { padded.deallocate() }
+    for c in range {
       for i in 0..<n {
         padded.update(repeating: 0, count: paddedHeight * pw)
         let src = dv + c * tiles + i * tilesPerImage
@@ -243,6 +255,7 @@ struct WinogradF2x3 {
         let out = dx + (c * batch + b0 + i) * hw
         for y in 0..<h { (out + y * w).update(from: padded + (y + 1) * pw + 1, count: w) }
       }
+    }
     }
   }
 }
