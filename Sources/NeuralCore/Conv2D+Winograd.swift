@@ -1,14 +1,21 @@
 /// The 3x3, stride-1, padding-1 convolutions through Winograd F(2x2, 3x3) (see `WinogradF2x3`): forward and both
 /// adjoints as 16 matrix products each instead of one product 2.25x larger, and no im2col copies.
 extension Conv2D {
-  /// Whether `forward`/`backward` take the Winograd path: 3x3, stride 1, padding 1 on every side, and channel
-  /// counts wide enough for the 16 products to beat one im2col product (conv_in/conv_out on 1-3 channels do not).
+  /// Whether the Winograd path applies to this layer: 3x3, stride 1, padding 1 on every side, and channel counts
+  /// wide enough for the 16 products to beat one im2col product (conv_in/conv_out on 1-3 channels do not).
   var usesWinograd: Bool {
     kernel == 3 && stride == 1 && padTop == 1 && padLeft == 1 && padBottom == 1 && padRight == 1
       && min(inChannels, outChannels) >= Self.winogradMinimumChannels
   }
 
+  /// Whether `forward`/`backward` take it for this input: with fewer than 16 tiles (a 4 x 4 image at batch 1) the
+  /// 16 products are too narrow and read 16/9 as many weights as the im2col product, which then wins.
+  func usesWinograd<S: BLASScalar>(_ x: Activation<S>) -> Bool {
+    usesWinograd && x.batch * ((x.height + 1) / 2) * ((x.width + 1) / 2) >= Self.winogradMinimumTiles
+  }
+
   static var winogradMinimumChannels: Int { 8 }
+  static var winogradMinimumTiles: Int { 16 }
 
   func winogradForward<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> Activation<S> {
     let wg = WinogradF2x3(inChannels: inChannels, outChannels: outChannels, height: x.height, width: x.width)

@@ -52,7 +52,7 @@ struct Conv2D: Sendable {
 
   func forward<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> Activation<S> {
     precondition(x.channels == inChannels, "conv input channels")  // invariant
-    return usesWinograd ? winogradForward(x, p) : im2colForward(x, p)
+    return usesWinograd(x) ? winogradForward(x, p) : im2colForward(x, p)
   }
 
   /// The forward pass as im2col + one product per chunk of images.
@@ -97,7 +97,7 @@ struct Conv2D: Sendable {
   func backward<S: BLASScalar>(
     _ dy: Activation<S>, input x: Activation<S>, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
   ) -> Activation<S> {
-    usesWinograd ? winogradBackward(dy, input: x, p, g) : im2colBackward(dy, input: x, p, g)
+    usesWinograd(x) ? winogradBackward(dy, input: x, p, g) : im2colBackward(dy, input: x, p, g)
   }
 
   /// `dX = col2im(W^T dY)`; when g is given, `dW += dY col(X)^T` and `db += sum dY`.

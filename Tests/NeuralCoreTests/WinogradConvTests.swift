@@ -27,6 +27,11 @@ final class WinogradConvTests: XCTestCase {
     XCTAssertFalse(Conv2D(&layout, "c", 8, 8, kernel: 3, stride: 2, pad: 1).usesWinograd)
     XCTAssertFalse(Conv2D(&layout, "d", 8, 8, kernel: 1).usesWinograd)
     XCTAssertFalse(Conv2D(&layout, "e", 8, 8, kernel: 3, padding: (0, 0, 1, 1)).usesWinograd)
+    // and only for inputs of at least 16 tiles
+    let conv = Conv2D(&layout, "f", 8, 8, kernel: 3, pad: 1)
+    XCTAssertFalse(conv.usesWinograd(Activation<Float>(zeros: 8, batch: 1, height: 4, width: 4)))
+    XCTAssertTrue(conv.usesWinograd(Activation<Float>(zeros: 8, batch: 4, height: 4, width: 4)))
+    XCTAssertTrue(conv.usesWinograd(Activation<Float>(zeros: 8, batch: 1, height: 8, width: 7)))
   }
 
   /// Forward, input gradient, weight and bias gradients agree with im2col to 1e-12 relative.
