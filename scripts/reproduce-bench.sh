@@ -2,7 +2,8 @@
 # Regenerates results/bench/README.md: `adjointdeis bench unet` (NeuralCore against PyTorch + diffusers on the
 # ddpm-cifar10-32 layout, float32 and float64, batch 8 and 1, alternating rounds in the same run) with the date, the
 # machine and its load, written from the command's own output. Extra arguments go to `adjointdeis bench unet`
-# (e.g. --rounds 1 --runs 3 for a quick run). Needs torch + diffusers for the PyTorch column.
+# (e.g. --rounds 1 --runs 3 for a quick run; --dtype float32 for one table; BENCH_OUT=path to write elsewhere).
+# Needs torch + diffusers for the PyTorch column.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ scripts/install-deps.sh
 
 swift build -c release --product adjointdeis
 bin="$(swift build -c release --show-bin-path)/adjointdeis"
-out=results/bench/README.md
+out="${BENCH_OUT:-results/bench/README.md}"
 mkdir -p results/bench
 tmp="$(mktemp)"
 trap 'rm -f "$tmp"' EXIT
