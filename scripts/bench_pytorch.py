@@ -5,6 +5,7 @@
 
 --config is a config.json or a model folder holding one; the weights are random (only the cost is measured).
 Prints one JSON object; times are medians in milliseconds over --runs runs after --warmup runs.
+With --memory it runs one forward + VJP only and prints the resident memory before it and the process's peak (MB).
 """
 import argparse
 import json
@@ -28,6 +29,14 @@ def timed(fn, warmup, runs):
     return samples
 
 
+def status_mb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
@@ -36,6 +45,7 @@ def main():
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--memory", action="store_true", help="peak resident memory of one forward + VJP")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -61,6 +71,13 @@ def main():
         xs = x.detach().requires_grad_(True)
         eps = model(xs, t, class_labels=z).sample
         return torch.autograd.grad(eps, [xs] + params, grad_outputs=cotangent)
+
+    if args.memory:
+        before = status_mb("VmRSS:")
+        grads = forward_vjp()
+        assert all(torch.isfinite(g).all() for g in grads)
+        print(json.dumps({"rss_before_mb": round(before, 1), "peak_rss_mb": round(status_mb("VmHWM:"), 1)}))
+        return
 
     fwd = timed(forward, args.warmup, args.runs)
     vjp = timed(forward_vjp, args.warmup, args.runs)

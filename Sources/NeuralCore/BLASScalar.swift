@@ -42,7 +42,11 @@ extension Double: BLASScalar {
   public static var dtypeName: String { "float64" }
 }
 
-/// The number of threads OpenBLAS uses for the matrix products (0 or less leaves its default).
+/// The number of threads OpenBLAS uses for the matrix products, and the network's other passes (0 or less
+/// leaves the defaults).
 public func setBLASThreads(_ n: Int) {
-  if n > 0 { openblas_set_num_threads(Int32(n)) }
+  if n > 0 {
+    openblas_set_num_threads(Int32(n))
+    ParallelRanges.threads = n
+  }
 }

@@ -52,6 +52,11 @@ struct Conv2D: Sendable {
 
   func forward<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> Activation<S> {
     precondition(x.channels == inChannels, "conv input channels")  // invariant
+    return usesWinograd(x) ? winogradForward(x, p) : im2colForward(x, p)
+  }
+
+  /// The forward pass as im2col + one product per chunk of images.
+  func im2colForward<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> Activation<S> {
     let (ho, wo) = outputSize(x.height, x.width)
     let hw = ho * wo, ldc = x.batch * hw
     var y = [S](unsafeUninitializedCapacity: outChannels * ldc) { buf, n in
@@ -88,8 +93,15 @@ struct Conv2D: Sendable {
     return Activation(channels: outChannels, batch: x.batch, height: ho, width: wo, data: y)
   }
 
-  /// `dX = col2im(W^T dY)`; when g is given, `dW += dY col(X)^T` and `db += sum dY`.
+  /// `dX = W^T dY` (adjoint of the convolution); when g is given, `dW += dY X^T` and `db += sum dY`.
   func backward<S: BLASScalar>(
+    _ dy: Activation<S>, input x: Activation<S>, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
+  ) -> Activation<S> {
+    usesWinograd(x) ? winogradBackward(dy, input: x, p, g) : im2colBackward(dy, input: x, p, g)
+  }
+
+  /// `dX = col2im(W^T dY)`; when g is given, `dW += dY col(X)^T` and `db += sum dY`.
+  func im2colBackward<S: BLASScalar>(
     _ dy: Activation<S>, input x: Activation<S>, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
   ) -> Activation<S> {
     let ho = dy.height, wo = dy.width, hw = ho * wo, ld = dy.batch * hw

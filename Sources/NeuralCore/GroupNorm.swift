@@ -27,22 +27,48 @@ struct GroupNorm: Sendable {
     var y = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }  // every entry written below
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
-        for b in 0..<batch {
-          for g in 0..<groups {
-            // two passes: the mean, then the centred second moment
-            var sum: S = 0
-            for c in g * cpg..<(g + 1) * cpg {
-              sum += Self.sum(xp.baseAddress! + (c * batch + b) * hw, hw)
+        stats.withUnsafeMutableBufferPointer { stats in
+          ParallelRanges.forEach(batch * groups, costPerItem: 3 * cpg * hw) { range in
+            for k in range {
+              let b = k / groups, g = k % groups
+              // two passes: the mean, then the centred second moment
+              var sum: S = 0
+              for c in g * cpg..<(g + 1) * cpg {
+                sum += Self.sum(xp.baseAddress! + (c * batch + b) * hw, hw)
+              }
+              let n = S(cpg * hw)
+              let mean = sum / n
+              var sq: S = 0
+              for c in g * cpg..<(g + 1) * cpg {
+                sq += Self.centredSquares(xp.baseAddress! + (c * batch + b) * hw, hw, mean)
+              }
+              let rstd = 1 / (sq / n + S(eps)).squareRoot()
+              stats[2 * (b * groups + g)] = Double(mean)
+              stats[2 * (b * groups + g) + 1] = Double(rstd)
+              for c in g * cpg..<(g + 1) * cpg {
+                let a = rstd * p[weight.offset + c], shift = p[bias.offset + c] - mean * a
+                let base = (c * batch + b) * hw
+                for i in base..<base + hw { yp[i] = xp[i] * a + shift }
+              }
             }
-            let n = S(cpg * hw)
-            let mean = sum / n
-            var sq: S = 0
-            for c in g * cpg..<(g + 1) * cpg {
-              sq += Self.centredSquares(xp.baseAddress! + (c * batch + b) * hw, hw, mean)
-            }
-            let rstd = 1 / (sq / n + S(eps)).squareRoot()
-            stats[2 * (b * groups + g)] = Double(mean)
-            stats[2 * (b * groups + g) + 1] = Double(rstd)
+          }
+        }
+      }
+    }
+    return (Activation(channels: x.channels, batch: batch, height: x.height, width: x.width, data: y), Statistics(values: stats))
+  }
+
+  /// The forward output again from its input and saved statistics (bitwise the same numbers: the same scale and
+  /// shift per channel), so that a tape can keep x instead of both x and y.
+  func recompute<S: BLASScalar>(_ x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>) -> Activation<S> {
+    let cpg = channels / groups, hw = x.pixels, batch = x.batch
+    var y = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }  // every entry written below
+    x.data.withUnsafeBufferPointer { xp in
+      y.withUnsafeMutableBufferPointer { yp in
+        ParallelRanges.forEach(batch * groups, costPerItem: cpg * hw) { range in
+          for k in range {
+            let b = k / groups, g = k % groups
+            let mean = S(stats.values[2 * k]), rstd = S(stats.values[2 * k + 1])
             for c in g * cpg..<(g + 1) * cpg {
               let a = rstd * p[weight.offset + c], shift = p[bias.offset + c] - mean * a
               let base = (c * batch + b) * hw
@@ -52,7 +78,7 @@ struct GroupNorm: Sendable {
         }
       }
     }
-    return (Activation(channels: x.channels, batch: batch, height: x.height, width: x.width, data: y), Statistics(values: stats))
+    return Activation(channels: x.channels, batch: batch, height: x.height, width: x.width, data: y)
   }
 
   /// `dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))` with `dxhat = dy gamma`;
@@ -65,30 +91,33 @@ struct GroupNorm: Sendable {
     x.data.withUnsafeBufferPointer { xp in
       dy.data.withUnsafeBufferPointer { dyp in
         dx.withUnsafeMutableBufferPointer { dxp in
-          for b in 0..<batch {
-            for gr in 0..<groups {
-              let mean = S(stats.values[2 * (b * groups + gr)]), rstd = S(stats.values[2 * (b * groups + gr) + 1])
-              var sumDxhat: S = 0, sumDxhatXhat: S = 0
-              for c in gr * cpg..<(gr + 1) * cpg {
-                let base = (c * batch + b) * hw
-                let (sdy, sdyx0) = Self.sumAndCentredDot(dyp.baseAddress! + base, xp.baseAddress! + base, hw, mean)
-                let sdyx = sdyx0 * rstd
-                let gamma = p[weight.offset + c]
-                sumDxhat += sdy * gamma
-                sumDxhatXhat += sdyx * gamma
-                if let g {
-                  g[weight.offset + c] += sdyx
-                  g[bias.offset + c] += sdy
+          // parallel over groups (disjoint channels, so disjoint parameter gradients); images in order within
+          ParallelRanges.forEach(groups, costPerItem: 3 * batch * cpg * hw) { range in
+            for gr in range {
+              for b in 0..<batch {
+                let mean = S(stats.values[2 * (b * groups + gr)]), rstd = S(stats.values[2 * (b * groups + gr) + 1])
+                var sumDxhat: S = 0, sumDxhatXhat: S = 0
+                for c in gr * cpg..<(gr + 1) * cpg {
+                  let base = (c * batch + b) * hw
+                  let (sdy, sdyx0) = Self.sumAndCentredDot(dyp.baseAddress! + base, xp.baseAddress! + base, hw, mean)
+                  let sdyx = sdyx0 * rstd
+                  let gamma = p[weight.offset + c]
+                  sumDxhat += sdy * gamma
+                  sumDxhatXhat += sdyx * gamma
+                  if let g {
+                    g[weight.offset + c] += sdyx
+                    g[bias.offset + c] += sdy
+                  }
                 }
-              }
-              let n = S(cpg * hw)
-              let m1 = sumDxhat / n, m2 = sumDxhatXhat / n
-              for c in gr * cpg..<(gr + 1) * cpg {
-                let base = (c * batch + b) * hw
-                let gamma = p[weight.offset + c]
-                // dx = rstd gamma dy - rstd m1 - rstd^2 m2 (x - mean)
-                let a = rstd * gamma, k = rstd * rstd * m2, shift = -rstd * m1 + k * mean
-                for i in base..<base + hw { dxp[i] = a * dyp[i] - k * xp[i] + shift }
+                let n = S(cpg * hw)
+                let m1 = sumDxhat / n, m2 = sumDxhatXhat / n
+                for c in gr * cpg..<(gr + 1) * cpg {
+                  let base = (c * batch + b) * hw
+                  let gamma = p[weight.offset + c]
+                  // dx = rstd gamma dy - rstd m1 - rstd^2 m2 (x - mean)
+                  let a = rstd * gamma, k = rstd * rstd * m2, shift = -rstd * m1 + k * mean
+                  for i in base..<base + hw { dxp[i] = a * dyp[i] - k * xp[i] + shift }
+                }
               }
             }
           }

@@ -3,7 +3,9 @@ enum SiLU {
   static func forward<S: BLASScalar>(_ x: [S]) -> [S] {
     [S](unsafeUninitializedCapacity: x.count) { y, n in
       x.withUnsafeBufferPointer { xp in
-        for i in 0..<xp.count { let v = xp[i]; y[i] = v / (1 + S.exponential(-v)) }
+        ParallelRanges.forEach(xp.count, costPerItem: 8) { range in
+          for i in range { let v = xp[i]; y[i] = v / (1 + S.exponential(-v)) }
+        }
       }
       n = x.count
     }
@@ -14,9 +16,11 @@ enum SiLU {
     [S](unsafeUninitializedCapacity: x.count) { dx, n in
       x.withUnsafeBufferPointer { xp in
         dy.withUnsafeBufferPointer { g in
-          for i in 0..<xp.count {
-            let v = xp[i], s = 1 / (1 + S.exponential(-v))
-            dx[i] = g[i] * s * (1 + v * (1 - s))
+          ParallelRanges.forEach(xp.count, costPerItem: 8) { range in
+            for i in range {
+              let v = xp[i], s = 1 / (1 + S.exponential(-v))
+              dx[i] = g[i] * s * (1 + v * (1 - s))
+            }
           }
         }
       }

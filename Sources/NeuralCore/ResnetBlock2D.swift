@@ -28,14 +28,14 @@ struct ResnetBlock2D: Sendable {
     shortcut = inChannels == outChannels ? nil : Conv2D(&layout, prefix + ".conv_shortcut", inChannels, outChannels, kernel: 1)
   }
 
+  /// The normalised n1 = norm1(x), n2 = norm2(h1) are not kept: the reverse pass recomputes them from x, h1 and
+  /// the statistics (one affine pass each), which saves two activations per block.
   struct Tape<S: BLASScalar>: Sendable {
     let x: Activation<S>
     let stats1: GroupNorm.Statistics
-    let n1: Activation<S>
     let a1: Activation<S>
     let h1: Activation<S>
     let stats2: GroupNorm.Statistics
-    let n2: Activation<S>
     let a2: Activation<S>
   }
 
@@ -65,7 +65,7 @@ struct ResnetBlock2D: Sendable {
     var y = conv2.forward(a2, p)
     y.add(shortcut?.forward(x, p) ?? x)
     y.scale(by: 1 / S(outputScale))
-    return (y, Tape(x: x, stats1: stats1, n1: n1, a1: a1, h1: h1, stats2: stats2, n2: n2, a2: a2))
+    return (y, Tape(x: x, stats1: stats1, a1: a1, h1: h1, stats2: stats2, a2: a2))
   }
 
   /// Returns dx; adds the adjoint of silu(emb) into `dSiluEmb`.
@@ -75,7 +75,7 @@ struct ResnetBlock2D: Sendable {
     var dOut = dy
     dOut.scale(by: 1 / S(outputScale))
     let da2 = conv2.backward(dOut, input: tape.a2, p, g)
-    let dn2 = SiLU.backward(da2, input: tape.n2)
+    let dn2 = SiLU.backward(da2, input: norm2.recompute(tape.h1, tape.stats2, p))
     let dh1 = norm2.backward(dn2, input: tape.h1, tape.stats2, p, g)
     // the time projection's adjoint: dh1 summed over pixels, per (image, channel)
     let batch = tape.x.batch, hw = dh1.pixels
@@ -90,7 +90,7 @@ struct ResnetBlock2D: Sendable {
     let dEmb = timeProjection.backward(dTemb, input: siluEmb, rows: batch, p, g)
     for i in 0..<dEmb.count { dSiluEmb[i] += dEmb[i] }
     let da1 = conv1.backward(dh1, input: tape.a1, p, g)
-    let dn1 = SiLU.backward(da1, input: tape.n1)
+    let dn1 = SiLU.backward(da1, input: norm1.recompute(tape.x, tape.stats1, p))
     var dx = norm1.backward(dn1, input: tape.x, tape.stats1, p, g)
     if let shortcut {
       dx.add(shortcut.backward(dOut, input: tape.x, p, g))

@@ -6,90 +6,286 @@ import NeuralCore
 /// `adjointdeis bench`: timings of the library's hot paths.
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bench", abstract: "Timings of the library's hot paths.", subcommands: [BenchUNetCommand.self])
+    commandName: "bench", abstract: "Timings of the library's hot paths.",
+    subcommands: [BenchUNetCommand.self, BenchUNetMemoryCommand.self])
 }
 
-/// `adjointdeis bench unet`: forward and forward+VJP of a UNet2DModel, median wall time and GFLOP/s.
+/// The precisions `bench unet` measures.
+enum BenchPrecision: String, CaseIterable, ExpressibleByArgument {
+  case float32, float64, both
+  var dtypes: [String] { self == .both ? ["float32", "float64"] : [rawValue] }
+}
+
+/// `adjointdeis bench unet`: forward and forward+VJP of a UNet2DModel against PyTorch + diffusers on the same layout,
+/// the two measured alternately in the same run, and the peak resident memory of forward+VJP in separate processes.
 struct BenchUNetCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "unet",
-    abstract: "Time the UNet forward pass and forward + VJP (median of --runs after one warm-up).",
+    abstract: "Time the UNet forward pass and forward + VJP against PyTorch (median of --runs after one warm-up).",
     discussion: """
-      FLOPs count 2 per multiply-add of the convolutions, linear layers and attention products: F for the forward
-      pass, 3F for forward + VJP with parameter gradients (input and weight products), 2F without.
+      Each round times NeuralCore in this process, then PyTorch (scripts/bench_pytorch.py, random weights of the same
+      layout) in a child process, so that both see the same machine load; the table gives the medians over rounds and
+      the ratio NeuralCore / PyTorch (below 1: NeuralCore faster). Peak resident memory of one forward + VJP at the
+      largest batch is measured for each in a fresh process. Without an importable torch + diffusers the table has
+      NeuralCore's column only and says so. FLOPs count 2 per multiply-add of the direct convolutions, linear layers
+      and attention products: F for the forward pass, 3F for forward + VJP with parameter gradients.
       """)
 
   @Option(help: "Model directory, or cifar10 | small | tiny (random weights).") var model: String = "cifar10"
-  @Option(help: "Images per batch.") var batch: Int = 8
-  @Option(help: "float32 | float64") var dtype: String = "float32"
-  @Option(help: "OpenBLAS threads (default: OpenBLAS's own choice).") var threads: Int?
+  @Option(help: "Images per batch (repeat the option for several).") var batch: [Int] = [8, 1]
+  @Option(help: "float32 | float64 | both") var dtype: BenchPrecision = .float32
+  @Option(help: "Threads for OpenBLAS and for PyTorch.") var threads: Int = 2
   @Option(help: "Timed runs per measurement (after one warm-up).") var runs: Int = 5
+  @Option(help: "Rounds alternating NeuralCore and PyTorch.") var rounds: Int = 2
+  @Flag(help: "Skip the PyTorch column and the memory comparison.") var noPytorch: Bool = false
+  @Option(help: "Python interpreter with torch and diffusers.") var python: String = "python3"
+  @Option(help: "The PyTorch side.") var pytorchScript: String = "scripts/bench_pytorch.py"
 
   func run() throws {
-    try Budget.count(batch, "batch", maximum: Budget.Limit.batch)
+    for b in batch { try Budget.count(b, "batch", maximum: Budget.Limit.batch) }
     try Budget.count(runs, "runs", maximum: Budget.Limit.runs)
-    if let threads {
-      try Budget.count(threads, "threads", maximum: Budget.Limit.threads)
-      setBLASThreads(threads)
+    try Budget.count(rounds, "rounds", maximum: Budget.Limit.runs)
+    try Budget.count(threads, "threads", maximum: Budget.Limit.threads)
+    // sizes and memory are checked before the model or any batch is allocated
+    for dtype in dtype.dtypes {
+      let c = try UNetConfig.named(model)
+      guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
+      for b in batch {
+        _ = try Budget.elementCount([b, max(c.inChannels, c.outChannels), size, size], "batch")
+        _ = try Budget.elementCount([b, c.conditionDimension], "batch")
+        try c.checkMemory(batch: b, height: size, width: size, scalarBytes: dtype == "float32" ? 4 : 8, parameterCopies: 2, field: "batch")
+      }
     }
+    setBLASThreads(threads)
+    let reference = noPytorch ? nil : try pytorchReference()
+    let loadBefore = Self.loadAverage()
+    var header = false
+    for dtype in dtype.dtypes {
+      let table = dtype == "float32" ? try bench(Float.self, reference) : try bench(Double.self, reference)
+      if !header {
+        print(table.header)
+        header = true
+      }
+      print(table.body)
+    }
+    print("load average (1, 5, 15 min) before: \(loadBefore), after: \(Self.loadAverage()) on \(ProcessInfo.processInfo.activeProcessorCount) cores")
+  }
+
+  /// The PyTorch side's config and why it is missing when it is.
+  struct PyTorchReference {
+    var config: String?
+    var unavailable: String?
+  }
+
+  private func pytorchReference() throws -> PyTorchReference {
+    let config: String
+    switch model {
+    case "cifar10": config = "Tests/NeuralCoreTests/Fixtures/ddpm-cifar10-32-config.json"
+    case "small", "tiny": return PyTorchReference(unavailable: "no config.json for the built-in layout '\(model)'")
+    default: config = URL(fileURLWithPath: model).appendingPathComponent("config.json").path
+    }
+    guard FileManager.default.fileExists(atPath: config) else {
+      return PyTorchReference(unavailable: "\(config) not found (run from the repository root)")
+    }
+    guard FileManager.default.fileExists(atPath: pytorchScript) else {
+      return PyTorchReference(unavailable: "\(pytorchScript) not found (run from the repository root)")
+    }
+    let probe = try? Self.runProcess(python, ["-c", "import torch, diffusers; print(torch.__version__, diffusers.__version__)"])
+    guard let probe, probe.status == 0 else { return PyTorchReference(unavailable: "torch + diffusers are not importable by \(python)") }
+    return PyTorchReference(config: config, unavailable: nil)
+  }
+
+  struct Table {
+    var header: String
+    var body: String
+  }
+
+  /// One round's medians in seconds.
+  struct Times {
+    var forward: Double
+    var full: Double
+  }
+
+  private func bench<S: BLASScalar>(_: S.Type, _ reference: PyTorchReference?) throws -> Table {
+    let unet = try UNet2DModel<S>.named(model)
+    let c = unet.config
+    guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
+    var rows: [String] = []
+    var notes: [String] = []
+    var torchVersion = ""
+    for b in batch {
+      var rng = SeededGenerator(seed: 1)
+      let x = (0..<b * c.inChannels * size * size).map { _ in S(rng.normal()) }
+      let z = (0..<b * c.conditionDimension).map { _ in S(rng.normal()) }
+      let v = (0..<b * c.outChannels * size * size).map { _ in S(rng.normal()) }
+      let t = [Double](repeating: 500, count: b)
+      var ours: [Times] = [], theirs: [Times] = []
+      var inputsOnly: [Double] = []
+      for _ in 0..<rounds {
+        let forward = try median { _ = try unet.forward(x, batch: b, height: size, width: size, timesteps: t, z: z) }
+        let full = try median { _ = try unet.vjp(x, batch: b, height: size, width: size, timesteps: t, z: z, cotangent: v) }
+        inputsOnly.append(try median {
+          _ = try unet.vjp(x, batch: b, height: size, width: size, timesteps: t, z: z, cotangent: v, wantParameters: false)
+        })
+        ours.append(Times(forward: forward, full: full))
+        if let config = reference?.config {
+          let json = try runPyTorch(["--config", config, "--batch", "\(b)", "--dtype", S.dtypeName, "--runs", "\(runs)", "--warmup", "1"])
+          guard let f = json["forward_ms_median"] as? Double, let g = json["forward_vjp_ms_median"] as? Double else {
+            throw InvalidInput(pytorchScript, "printed no forward_ms_median / forward_vjp_ms_median")
+          }
+          theirs.append(Times(forward: f / 1000, full: g / 1000))
+          torchVersion = "PyTorch \(json["torch"] ?? "?") + diffusers \(json["diffusers"] ?? "?")"
+        }
+      }
+      let flops = unet.forwardFLOPs(batch: b, height: size, width: size)
+      let nf = middle(ours.map(\.forward)), nv = middle(ours.map(\.full))
+      for (name, n, p) in [
+        ("batch \(b), forward", nf, theirs.isEmpty ? nil : middle(theirs.map(\.forward))),
+        ("batch \(b), forward + VJP (x, z, all parameters)", nv, theirs.isEmpty ? nil : middle(theirs.map(\.full))),
+      ] {
+        let torch = p.map { String(format: "%.3f s", $0) } ?? "-"
+        let ratio = p.map { String(format: "%.2f", n / $0) } ?? "-"
+        rows.append("| \(name) | \(torch) | " + String(format: "%.3f s", n) + " | \(ratio) |")
+      }
+      notes.append(
+        String(
+          format: "batch %d: NeuralCore forward %.1f GFLOP/s, forward + VJP %.1f GFLOP/s (direct-convolution FLOPs); forward + VJP (x, z) without parameters %.3f s",
+          b, flops / nf * 1e-9, 3 * flops / nv * 1e-9, middle(inputsOnly)))
+      if !theirs.isEmpty {
+        let perRound = zip(ours, theirs).map { String(format: "%.2f / %.2f", $0.forward / $1.forward, $0.full / $1.full) }
+        notes.append("batch \(b): same-round ratios (forward / forward + VJP): " + perRound.joined(separator: ", "))
+      }
+    }
+    if let config = reference?.config, let largest = batch.max() {
+      notes.append(try memoryLine(S.self, config: config, batch: largest))
+    }
+    let unavailable = reference == nil ? "PyTorch column skipped (--no-pytorch)" : reference?.unavailable.map { "PyTorch column unavailable: \($0)" }
+    let header = """
+      UNet \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels); \(threads) threads; OpenBLAS kernels \(OpenBLASKernels.coreName)
+      median of \(runs) runs after a warm-up, median over \(rounds) rounds alternating NeuralCore and PyTorch\(torchVersion.isEmpty ? "" : " (\(torchVersion), scripts/bench_pytorch.py)")
+      """
+    let body = """
+
+      \(S.dtypeName)
+
+      | | PyTorch | NeuralCore | ratio |
+      |---|---|---|---|
+      \(rows.joined(separator: "\n"))
+
+      \((notes + (unavailable.map { [$0] } ?? [])).map { "- " + $0 }.joined(separator: "\n"))
+      """
+    return Table(header: header, body: body)
+  }
+
+  /// Peak resident memory of one forward + VJP (all parameters) in a fresh process for each side.
+  private func memoryLine<S: BLASScalar>(_: S.Type, config: String, batch b: Int) throws -> String {
+    let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    let ours = try Self.runProcess(exe, ["bench", "unet-memory", "--model", model, "--batch", "\(b)", "--dtype", S.dtypeName, "--threads", "\(threads)"])
+    guard ours.status == 0, let oursJSON = Self.jsonObject(ours.output), let nPeak = oursJSON["peak_rss_mb"] as? Double,
+      let nBase = oursJSON["rss_before_mb"] as? Double
+    else { return "peak RSS: bench unet-memory failed (exit \(ours.status)): \(ours.output.prefix(200))" }
+    let theirs = try runPyTorch(["--config", config, "--batch", "\(b)", "--dtype", S.dtypeName, "--memory"])
+    guard let pPeak = theirs["peak_rss_mb"] as? Double, let pBase = theirs["rss_before_mb"] as? Double else {
+      throw InvalidInput(pytorchScript, "--memory printed no peak_rss_mb / rss_before_mb")
+    }
+    return String(
+      format: "peak RSS of one forward + VJP at batch %d (fresh process each): PyTorch %.0f MB (%.0f MB above the loaded model), NeuralCore %.0f MB (%.0f MB above), ratio %.2f (%.2f above the model)",
+      b, pPeak, pPeak - pBase, nPeak, nPeak - nBase, nPeak / pPeak, (nPeak - nBase) / max(1, pPeak - pBase))
+  }
+
+  private func runPyTorch(_ arguments: [String]) throws -> [String: Any] {
+    let result = try Self.runProcess(python, [pytorchScript, "--threads", "\(threads)"] + arguments)
+    guard result.status == 0, let json = Self.jsonObject(result.output) else {
+      throw InvalidInput(pytorchScript, "failed (exit \(result.status)): \(result.output.suffix(400))")
+    }
+    return json
+  }
+
+  private func median(_ body: () throws -> Void) rethrows -> Double {
+    try body()  // warm-up
+    var walls: [Double] = []
+    for _ in 0..<runs {
+      let start = DispatchTime.now().uptimeNanoseconds
+      try body()
+      walls.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+    }
+    return middle(walls)
+  }
+
+  private func middle(_ values: [Double]) -> Double {
+    let v = values.sorted()
+    return v.count % 2 == 1 ? v[v.count / 2] : 0.5 * (v[v.count / 2 - 1] + v[v.count / 2])
+  }
+
+  static func loadAverage() -> String {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
+    return text.split(separator: " ").prefix(3).joined(separator: " ")
+  }
+
+  /// Runs a program, returning its exit status and standard output (standard error is discarded).
+  static func runProcess(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [program] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  /// The last JSON object in a program's output.
+  static func jsonObject(_ output: String) -> [String: Any]? {
+    guard let start = output.firstIndex(of: "{"), let end = output.lastIndex(of: "}") else { return nil }
+    return (try? JSONSerialization.jsonObject(with: Data(output[start...end].utf8))) as? [String: Any]
+  }
+}
+
+/// `adjointdeis bench unet-memory` (used by `bench unet`): one forward + VJP in a fresh process; prints the resident
+/// memory before the pass and the process's peak, in MB, as JSON.
+struct BenchUNetMemoryCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "unet-memory", abstract: "Peak resident memory of one UNet forward + VJP (for bench unet).", shouldDisplay: false)
+
+  @Option(help: "Model directory, or cifar10 | small | tiny (random weights).") var model: String = "cifar10"
+  @Option(help: "Images per batch.") var batch: Int = 8
+  @Option(help: "float32 | float64") var dtype: BenchPrecision = .float32
+  @Option(help: "OpenBLAS threads.") var threads: Int = 2
+
+  func run() throws {
+    try Check.positive(batch, "batch")
+    try Check.positive(threads, "threads")
+    setBLASThreads(threads)
     switch dtype {
-    case "float32": try bench(Float.self)
-    case "float64": try bench(Double.self)
-    default: throw InvalidInput("dtype", "expected float32 or float64, got '\(dtype)'")
+    case .float32: try measure(Float.self)
+    case .float64: try measure(Double.self)
+    case .both: throw InvalidInput("dtype", "give float32 or float64")
     }
   }
 
-  private func bench<S: BLASScalar>(_: S.Type) throws {
-    let c = try UNetConfig.named(model)
-    guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
-    // sizes and memory are checked before the model or any batch is allocated
-    let inputCount = try Budget.elementCount([batch, c.inChannels, size, size], "batch")
-    let outputCount = try Budget.elementCount([batch, c.outChannels, size, size], "batch")
-    let zCount = try Budget.elementCount([batch, c.conditionDimension], "batch")
-    try c.checkMemory(batch: batch, height: size, width: size, scalarBytes: MemoryLayout<S>.size, parameterCopies: 2, field: "batch")
+  private func measure<S: BLASScalar>(_: S.Type) throws {
     let unet = try UNet2DModel<S>.named(model)
+    let c = unet.config
+    guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
     var rng = SeededGenerator(seed: 1)
-    let x = (0..<inputCount).map { _ in S(rng.normal()) }
-    let z = (0..<zCount).map { _ in S(rng.normal()) }
-    let v = (0..<outputCount).map { _ in S(rng.normal()) }
-    let t = [Double](repeating: 500, count: batch)
-    let flops = unet.forwardFLOPs(batch: batch, height: size, width: size)
+    let x = (0..<batch * c.inChannels * size * size).map { _ in S(rng.normal()) }
+    let z = (0..<batch * c.conditionDimension).map { _ in S(rng.normal()) }
+    let v = (0..<batch * c.outChannels * size * size).map { _ in S(rng.normal()) }
+    let before = Self.status("VmRSS:")
+    let r = try unet.vjp(x, batch: batch, height: size, width: size, timesteps: [500], z: z, cotangent: v)
+    guard r.x.allSatisfy(\.isFinite) else { throw InvalidInput("model", "the VJP is not finite") }
+    let peak = Self.status("VmHWM:")
+    print(String(format: "{\"rss_before_mb\": %.1f, \"peak_rss_mb\": %.1f}", before, peak))
+  }
 
-    func cpuSeconds() -> Double {
-      var spec = timespec()
-      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
-      return Double(spec.tv_sec) + 1e-9 * Double(spec.tv_nsec)
-    }
-    func middle(_ values: [Double]) -> Double {
-      let v = values.sorted()
-      return v.count % 2 == 1 ? v[v.count / 2] : 0.5 * (v[v.count / 2 - 1] + v[v.count / 2])
-    }
-    /// Median wall time and median process CPU time (all threads) of the runs after a warm-up.
-    func median(_ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
-      try body()  // warm-up
-      var walls: [Double] = [], cpus: [Double] = []
-      for _ in 0..<runs {
-        let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuSeconds()
-        try body()
-        walls.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-        cpus.append(cpuSeconds() - cpuStart)
-      }
-      return (middle(walls), middle(cpus))
-    }
-    let forward = try median { _ = try unet.forward(x, batch: batch, height: size, width: size, timesteps: t, z: z) }
-    let full = try median { _ = try unet.vjp(x, batch: batch, height: size, width: size, timesteps: t, z: z, cotangent: v) }
-    let inputsOnly = try median {
-      _ = try unet.vjp(x, batch: batch, height: size, width: size, timesteps: t, z: z, cotangent: v, wantParameters: false)
-    }
-    print("OpenBLAS kernels: \(OpenBLASKernels.coreName)")
-    print("model \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels), batch \(batch), \(S.dtypeName), threads \(threads.map(String.init) ?? "default"), median of \(runs)")
-    let estimate = c.memoryEstimate(batch: batch, height: size, width: size, scalarBytes: MemoryLayout<S>.size, parameterCopies: 2)
-    print("memory budget estimate: \(Budget.describe(estimate)) (refused above \(Budget.describe(Budget.usableFraction * Double(Budget.physicalMemory))))")
-    print(String(format: "forward FLOPs per batch: %.3f GFLOP", flops * 1e-9))
-    for (name, time, factor) in [("forward", forward, 1.0), ("forward+vjp (x, z, theta)", full, 3.0), ("forward+vjp (x, z)", inputsOnly, 2.0)] {
-      let label = name.padding(toLength: 27, withPad: " ", startingAt: 0)
-      print(label + String(format: " %8.4f s  %7.2f GFLOP/s   (cpu %.4f s)", time.wall, factor * flops / time.wall * 1e-9, time.cpu))
-    }
-    print("(wall-clock medians; cpu = process CPU time of all threads, which on a busy machine shows the share obtained)")
+  /// A /proc/self/status field in MB.
+  static func status(_ field: String) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
+      let kb = Double(line.dropFirst(field.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
+    else { return .nan }
+    return kb / 1024
   }
 }

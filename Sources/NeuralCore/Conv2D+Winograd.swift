@@ -1,0 +1,105 @@
+/// The 3x3, stride-1, padding-1 convolutions through Winograd F(2x2, 3x3) (see `WinogradF2x3`): forward and both
+/// adjoints as 16 matrix products each instead of one product 2.25x larger, and no im2col copies.
+extension Conv2D {
+  /// Whether the Winograd path applies to this layer: 3x3, stride 1, padding 1 on every side, and channel counts
+  /// wide enough for the 16 products to beat one im2col product (conv_in/conv_out on 1-3 channels do not).
+  var usesWinograd: Bool {
+    kernel == 3 && stride == 1 && padTop == 1 && padLeft == 1 && padBottom == 1 && padRight == 1
+      && min(inChannels, outChannels) >= Self.winogradMinimumChannels
+  }
+
+  /// Whether `forward`/`backward` take it for this input: with fewer than 16 tiles (a 4 x 4 image at batch 1) the
+  /// 16 products are too narrow and read 16/9 as many weights as the im2col product, which then wins.
+  func usesWinograd<S: BLASScalar>(_ x: Activation<S>) -> Bool {
+    usesWinograd && x.batch * ((x.height + 1) / 2) * ((x.width + 1) / 2) >= Self.winogradMinimumTiles
+  }
+
+  static var winogradMinimumChannels: Int { 8 }
+  static var winogradMinimumTiles: Int { 16 }
+
+  func winogradForward<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> Activation<S> {
+    let wg = WinogradF2x3(inChannels: inChannels, outChannels: outChannels, height: x.height, width: x.width)
+    let batch = x.batch, nb = wg.chunk(batch: batch), tmax = nb * wg.tilesPerImage
+    let uStride = wg.weightStride, uCount = 16 * uStride
+    let vCount = 16 * WinogradF2x3.xiStride(inChannels * tmax), mCount = 16 * WinogradF2x3.xiStride(outChannels * tmax)
+    // every output entry is written by the output transform
+    var y = [S](unsafeUninitializedCapacity: outChannels * x.columns) { _, n in n = outChannels * x.columns }
+    let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount)
+    defer { scratch.deallocate() }
+    let u = scratch, v = u + uCount, m = v + vCount
+    wg.transformWeights(p + weight.offset, u)
+    x.data.withUnsafeBufferPointer { xp in
+      y.withUnsafeMutableBufferPointer { yp in
+        var b0 = 0
+        while b0 < batch {
+          let n = min(nb, batch - b0), tiles = n * wg.tilesPerImage
+          let vs = WinogradF2x3.xiStride(inChannels * tiles), ms = WinogradF2x3.xiStride(outChannels * tiles)
+          wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v)
+          for xi in 0..<16 {
+            S.gemm(
+              transA: false, transB: false, m: outChannels, n: tiles, k: inChannels, alpha: 1,
+              u + xi * uStride, lda: inChannels, v + xi * vs, ldb: tiles,
+              beta: 0, m + xi * ms, ldc: tiles)
+          }
+          wg.transformOutput(m, bias: p + bias.offset, batch: batch, b0, n, yp.baseAddress!)
+          b0 += n
+        }
+      }
+    }
+    return Activation(channels: outChannels, batch: batch, height: x.height, width: x.width, data: y)
+  }
+
+  /// `dX` through the transposed Winograd maps; with g, `dW += G^T (sum_t dM V^T) G` and `db += sum dY`.
+  func winogradBackward<S: BLASScalar>(
+    _ dy: Activation<S>, input x: Activation<S>, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
+  ) -> Activation<S> {
+    let wg = WinogradF2x3(inChannels: inChannels, outChannels: outChannels, height: x.height, width: x.width)
+    let batch = x.batch, nb = wg.chunk(batch: batch), tmax = nb * wg.tilesPerImage, ld = dy.columns
+    let uStride = wg.weightStride, uCount = 16 * uStride
+    let vCount = 16 * WinogradF2x3.xiStride(inChannels * tmax), mCount = 16 * WinogradF2x3.xiStride(outChannels * tmax)
+    let duCount = g == nil ? 0 : uCount
+    // every dx entry is written by the input-gradient transform
+    var dx = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }
+    let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount + duCount)
+    defer { scratch.deallocate() }
+    let u = scratch, v = u + uCount, dm = v + vCount, du = dm + mCount
+    wg.transformWeights(p + weight.offset, u)
+    dy.data.withUnsafeBufferPointer { dyp in
+      let dyb = dyp.baseAddress!
+      if let g {
+        for o in 0..<outChannels { g[bias.offset + o] += GroupNorm.sum(dyb + o * ld, ld) }
+      }
+      x.data.withUnsafeBufferPointer { xp in
+        dx.withUnsafeMutableBufferPointer { dxp in
+          var b0 = 0
+          while b0 < batch {
+            let n = min(nb, batch - b0), tiles = n * wg.tilesPerImage
+            let vs = WinogradF2x3.xiStride(inChannels * tiles), ms = WinogradF2x3.xiStride(outChannels * tiles)
+            wg.transformOutputGradient(dyb, batch: batch, b0, n, dm)
+            if g != nil {
+              // dU_xi (+)= dM_xi V_xi^T, the first chunk initialising the sum
+              wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v)
+              for xi in 0..<16 {
+                S.gemm(
+                  transA: false, transB: true, m: outChannels, n: inChannels, k: tiles, alpha: 1,
+                  dm + xi * ms, lda: tiles, v + xi * vs, ldb: tiles,
+                  beta: b0 == 0 ? 0 : 1, du + xi * uStride, ldc: inChannels)
+              }
+            }
+            // dV_xi = U_xi^T dM_xi, overwriting V
+            for xi in 0..<16 {
+              S.gemm(
+                transA: true, transB: false, m: inChannels, n: tiles, k: outChannels, alpha: 1,
+                u + xi * uStride, lda: inChannels, dm + xi * ms, ldb: tiles,
+                beta: 0, v + xi * vs, ldc: tiles)
+            }
+            wg.transformInputGradient(v, batch: batch, b0, n, dxp.baseAddress!)
+            b0 += n
+          }
+        }
+      }
+    }
+    if let g { wg.accumulateWeightGradient(du, g + weight.offset) }
+    return Activation(channels: inChannels, batch: batch, height: x.height, width: x.width, data: dx)
+  }
+}
