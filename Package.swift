@@ -39,11 +39,13 @@ let package = Package(
       ],
       // A GNU build-id (a hash of the linked code): the code version every shard of a sharded run records.
       linkerSettings: [.unsafeFlags(["-Xlinker", "--build-id=sha1"], .when(platforms: [.linux]))]),
-    .testTarget(name: "DiffusionCoreTests", dependencies: ["DiffusionCore"]),
+    // Helpers shared by the test targets (XCTAssertThrowsInvalid, JSONMutation): one copy instead of one per target.
+    .target(name: "TestSupport", dependencies: ["DiffusionCore"], path: "Tests/TestSupport"),
+    .testTarget(name: "DiffusionCoreTests", dependencies: ["TestSupport", "DiffusionCore"]),
     .testTarget(name: "ToyModelsTests", dependencies: ["ToyModels", "DiffusionCore"]),
-    .testTarget(name: "IntegratorsTests", dependencies: ["Integrators", "ToyModels", "DiffusionCore"]),
-    .testTarget(name: "NeuralCoreTests", dependencies: ["NeuralCore", "DiffusionCore"], exclude: ["Fixtures"]),
-    .testTarget(name: "MorphingTests", dependencies: ["Morphing", "Reports", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
-    .testTarget(name: "ConvergenceTests", dependencies: ["Convergence", "Reports", "Integrators", "ToyModels", "NeuralCore", "DiffusionCore"]),
+    .testTarget(name: "IntegratorsTests", dependencies: ["TestSupport", "Integrators", "ToyModels", "DiffusionCore"]),
+    .testTarget(name: "NeuralCoreTests", dependencies: ["TestSupport", "NeuralCore", "DiffusionCore"], exclude: ["Fixtures"]),
+    .testTarget(name: "MorphingTests", dependencies: ["TestSupport", "Morphing", "Reports", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
+    .testTarget(name: "ConvergenceTests", dependencies: ["TestSupport", "Convergence", "Reports", "Integrators", "ToyModels", "NeuralCore", "DiffusionCore"]),
   ]
 )

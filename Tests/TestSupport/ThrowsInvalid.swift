@@ -3,7 +3,7 @@ import XCTest
 
 /// Asserts that `expression` throws an `InvalidInput` naming `field` (with `suffix`, a field ending in `field`, for
 /// file paths under a temporary directory): a test that expects an error checks it is the right one.
-func XCTAssertThrowsInvalid<T>(_ expression: @autoclosure () throws -> T, field: String, suffix: Bool = false, _ message: String = "",
+public func XCTAssertThrowsInvalid<T>(_ expression: @autoclosure () throws -> T, field: String, suffix: Bool = false, _ message: String = "",
                                file: StaticString = #filePath, line: UInt = #line) {
   XCTAssertThrowsError(try expression(), message, file: file, line: line) { error in
     guard let e = error as? InvalidInput else { return XCTFail("not an InvalidInput: \(error)", file: file, line: line) }

@@ -1,8 +1,8 @@
 import DiffusionCore
 
 /// Test-side JSON text and seeded structural mutations of a parsed document (for the property tests).
-enum JSONMutation {
-  static func render(_ v: JSONValue) -> String {
+public enum JSONMutation {
+  public static func render(_ v: JSONValue) -> String {
     switch v {
     case .null: return "null"
     case let .bool(b): return "\(b)"
@@ -13,7 +13,7 @@ enum JSONMutation {
     }
   }
 
-  static let replacements: [JSONValue] = [
+  public static let replacements: [JSONValue] = [
     .number(1e308, literal: "1e308"), .number(-1e308, literal: "-1e308"), .number(1e154, literal: "1e154"),
     .number(700, literal: "700"), .number(-700, literal: "-700"), .number(0, literal: "0"), .number(5e-324, literal: "5e-324"),
     .number(-1, literal: "-1"), .number(2, literal: "2"), .number(1e-12, literal: "1e-12"), .string("x"), .string(""),
@@ -22,7 +22,7 @@ enum JSONMutation {
 
   /// One mutation at a random node: replace it, drop it (object key or list entry), duplicate a list entry,
   /// or add an unknown key.
-  static func mutate(_ v: JSONValue, _ rng: inout SeededGenerator, depth: Int = 0) -> JSONValue {
+  public static func mutate(_ v: JSONValue, _ rng: inout SeededGenerator, depth: Int = 0) -> JSONValue {
     let stop = rng.next() % 4 == 0 || depth > 6
     switch v {
     case var .object(o) where !o.isEmpty:
