@@ -51,14 +51,7 @@ public struct AdjointDEIS: Sendable {
     model: M, grid: TimeGrid, states: AdjointStates, z: Conditioning, samplingGrid: TimeGrid? = nil, aX0: [Double]
   ) throws -> AdjointSolution {
     let d = model.dataDimension, m = model.conditionDimension
-    try Check.count(aX0, d, "a_x(t_eps)")
-    try Check.finite(aX0, "a_x(t_eps)")
-    if case .perStep = z {
-      guard let samplingGrid else { throw InvalidInput("z", "a z schedule needs the sampling grid") }
-      try z.validate(dimension: m, steps: samplingGrid.steps)
-    } else {
-      try z.validate(dimension: m, steps: nil)
-    }
+    try validateAdjointInputs(aX0: aX0, dimension: d, z: z, conditionDimension: m, samplingGrid: samplingGrid)
     var walker = try StateWalker(source: states, grid: grid, dimension: d)
     let k = dynamics.factor
     var ax = aX0

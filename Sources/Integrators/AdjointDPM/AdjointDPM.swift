@@ -54,14 +54,7 @@ public struct AdjointDPM: Sendable {
     aX0: [Double]
   ) throws -> AdjointSolution {
     let d = model.dataDimension, m = model.conditionDimension, p = wantParameters ? model.parameterCount : 0
-    try Check.count(aX0, d, "a_x(t_eps)")
-    try Check.finite(aX0, "a_x(t_eps)")
-    if case .perStep = z {
-      guard let samplingGrid else { throw InvalidInput("z", "a z schedule needs the sampling grid") }
-      try z.validate(dimension: m, steps: samplingGrid.steps)
-    } else {
-      try z.validate(dimension: m, steps: nil)
-    }
+    try validateAdjointInputs(aX0: aX0, dimension: d, z: z, conditionDimension: m, samplingGrid: samplingGrid)
     if case let .backsolve(x0) = states { try Check.count(x0, d, "x0"); try Check.finite(x0, "x0") }
     let (a, bw, c) = tableau
     let S = a.count

@@ -34,14 +34,7 @@ public struct GaussianLinearAdjoint: Sendable {
     guard linearPart.dimension == d else {
       throw InvalidInput("linear-part", "the data statistics have dimension \(linearPart.dimension), the model \(d)")
     }
-    try Check.count(aX0, d, "a_x(t_eps)")
-    try Check.finite(aX0, "a_x(t_eps)")
-    if case .perStep = z {
-      guard let samplingGrid else { throw InvalidInput("z", "a z schedule needs the sampling grid") }
-      try z.validate(dimension: m, steps: samplingGrid.steps)
-    } else {
-      try z.validate(dimension: m, steps: nil)
-    }
+    try validateAdjointInputs(aX0: aX0, dimension: d, z: z, conditionDimension: m, samplingGrid: samplingGrid)
     var walker = try StateWalker(source: states, grid: grid, dimension: d)
     let kappa = dynamics.factor, s2 = linearPart.meanVariance
     let variances = linearPart.isIsotropic ? [linearPart.variances[0]] : linearPart.variances
