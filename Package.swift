@@ -44,7 +44,7 @@ let package = Package(
     .testTarget(name: "DiffusionCoreTests", dependencies: ["TestSupport", "DiffusionCore"]),
     .testTarget(name: "ToyModelsTests", dependencies: ["ToyModels", "DiffusionCore"]),
     .testTarget(name: "IntegratorsTests", dependencies: ["TestSupport", "Integrators", "ToyModels", "DiffusionCore"]),
-    .testTarget(name: "NeuralCoreTests", dependencies: ["TestSupport", "NeuralCore", "DiffusionCore"], exclude: ["Fixtures"]),
+    .testTarget(name: "NeuralCoreTests", dependencies: ["TestSupport", "NeuralCore", "DiffusionCore", "CBLAS"], exclude: ["Fixtures"]),
     .testTarget(name: "MorphingTests", dependencies: ["TestSupport", "Morphing", "Reports", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
     .testTarget(name: "ConvergenceTests", dependencies: ["TestSupport", "Convergence", "Reports", "Integrators", "ToyModels", "NeuralCore", "DiffusionCore"]),
   ]

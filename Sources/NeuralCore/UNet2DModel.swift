@@ -179,9 +179,17 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
   @_specialize(exported: true, where Scalar == Double)
   public func forward(_ x: [Scalar], batch: Int, height: Int, width: Int, timesteps: [Double], z: [Scalar] = []) throws -> [Scalar] {
     try validate(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, cotangent: nil)
-    return parameters.withUnsafeBufferPointer { p in
-      run(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, p.baseAddress!).output.toNCHW()
+    let whole = { (x: [Scalar], batch: Int, timesteps: [Double], z: [Scalar]) in
+      parameters.withUnsafeBufferPointer { p in
+        run(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, p.baseAddress!).output.toNCHW()
+      }
     }
+    guard let slices = BatchParallel.slices(batch: batch) else { return whole(x, batch, timesteps, z) }
+    let parts = BatchParallel.map(slices.count) { k in
+      let s = BatchSlice(slices[k], batch: batch, x: x.count, z: z.count, timesteps: timesteps.count)
+      return whole(s.take(x, s.x), s.count, s.take(timesteps, s.t), s.take(z, s.z))
+    }
+    return Array(parts.joined())
   }
 
   /// eps and the VJPs with the cotangent v (B, C_out, H, W): v^T d eps/dx, v^T d eps/dz and, when
@@ -193,7 +201,29 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
     wantParameters: Bool = true
   ) throws -> UNetVJP<Scalar> {
     try validate(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, cotangent: v)
-    return parameters.withUnsafeBufferPointer { pb in
+    if let slices = BatchParallel.slices(batch: batch) {
+      var parts = BatchParallel.map(slices.count) { k in
+        let s = BatchSlice(slices[k], batch: batch, x: x.count, z: z.count, timesteps: timesteps.count, cotangent: v.count)
+        return vjpWhole(s.take(x, s.x), batch: s.count, height: height, width: width, timesteps: s.take(timesteps, s.t), z: s.take(z, s.z),
+                        cotangent: s.take(v, s.v), wantParameters: wantParameters)
+      }
+      var gradient = parts[0].parameters
+      parts[0].parameters = []
+      for k in 1..<parts.count {
+        parts[k].parameters.withUnsafeBufferPointer { g in for i in 0..<gradient.count { gradient[i] += g[i] } }
+        parts[k].parameters = []
+      }
+      return UNetVJP(eps: Array(parts.map(\.eps).joined()), x: Array(parts.map(\.x).joined()), z: Array(parts.map(\.z).joined()),
+                     parameters: gradient)
+    }
+    return vjpWhole(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, cotangent: v, wantParameters: wantParameters)
+  }
+
+  /// The VJP of a validated batch in one piece.
+  func vjpWhole(
+    _ x: [Scalar], batch: Int, height: Int, width: Int, timesteps: [Double], z: [Scalar], cotangent v: [Scalar], wantParameters: Bool
+  ) -> UNetVJP<Scalar> {
+    parameters.withUnsafeBufferPointer { pb in
       let p = pb.baseAddress!
       let tape = run(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, p)
       var gradient = wantParameters ? [Scalar](repeating: 0, count: parameterCount) : []
