@@ -40,7 +40,9 @@ extension MorphProblem {
       var points = try loss.perPair(r.x0).enumerated().map { PathPoint(step: k, pair: $0.offset, loss: $0.element) }
       if let reference, k % settings.referenceEvery == 0 {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let ref = try reference.gradient(try problem(xT: xT, z: z))
+        // the start is every method's: its reference is computed once (exact (x_T, z) match, same reference method)
+        let compute = { try reference.gradient(try problem(xT: xT, z: z)) }
+        let ref = k == 0 ? try references.gradient(reference.label, xT: xT, z: z, compute: compute) : try compute()
         for p in 0..<pairs.count {
           let (c, ratio) = compare(g, gz, ref.gradXT, ref.gradZ.first ?? [], pair: p)
           points[p].cosine = c

@@ -20,6 +20,8 @@ public struct MorphProblem<Model: NoisePredictor, Embedding: IdentityEmbedding>:
   /// Evaluations per morph and wall seconds spent encoding (charged to every method).
   public let encodeEvaluations: Int
   public let encodeSeconds: Double
+  /// The reference gradients at the shared start (x_T, z) of every method (see `ReferenceCache`).
+  let references = ReferenceCache()
 
   /// Encodes both images of every pair with the probability-flow ODE. `condition(k)` is the z of identity k.
   public init(
