@@ -146,7 +146,9 @@ struct SpatialAttention: Sendable {
       var mx = r[0]
       for j in 1..<t { mx = max(mx, r[j]) }
       var s: S = 0
-      for j in 0..<t { let e = S.exponential(r[j] - mx); r[j] = e; s += e }
+      for j in 0..<t { r[j] -= mx }
+      S.exponentials(r, count: t)
+      for j in 0..<t { s += r[j] }
       let inv = 1 / s
       for j in 0..<t { r[j] *= inv }
     }

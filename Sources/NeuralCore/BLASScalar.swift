@@ -10,6 +10,9 @@ public protocol BLASScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable, 
     _ a: UnsafePointer<Self>, lda: Int, _ b: UnsafePointer<Self>, ldb: Int,
     beta: Self, _ c: UnsafeMutablePointer<Self>, ldc: Int)
   static func exponential(_ x: Self) -> Self
+  /// `p[i] <- e^{p[i]}` for `count` numbers: vectorized for Float (`exponentialsInPlace`), `exponential` one by
+  /// one for Double (whose values the golden fixtures pin to 1e-10).
+  static func exponentials(_ p: UnsafeMutablePointer<Self>, count: Int)
   /// The precision's name as used on the command line: "float32" or "float64".
   static var dtypeName: String { get }
 }
@@ -25,6 +28,7 @@ extension Float: BLASScalar {
       blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
   }
   @inlinable public static func exponential(_ x: Float) -> Float { Foundation.exp(x) }
+  @inlinable public static func exponentials(_ p: UnsafeMutablePointer<Float>, count: Int) { exponentialsInPlace(p, count: count) }
   public static var dtypeName: String { "float32" }
 }
 
@@ -39,6 +43,9 @@ extension Double: BLASScalar {
       blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
   }
   @inlinable public static func exponential(_ x: Double) -> Double { Foundation.exp(x) }
+  @inlinable public static func exponentials(_ p: UnsafeMutablePointer<Double>, count: Int) {
+    for i in 0..<count { p[i] = Foundation.exp(p[i]) }
+  }
   public static var dtypeName: String { "float64" }
 }
 

@@ -4,7 +4,11 @@ enum SiLU {
     [S](unsafeUninitializedCapacity: x.count) { y, n in
       x.withUnsafeBufferPointer { xp in
         ParallelRanges.forEach(xp.count, costPerItem: 8) { range in
-          for i in range { let v = xp[i]; y[i] = v / (1 + S.exponential(-v)) }
+          // e^{-x} for the range in place, then x / (1 + e^{-x})
+          let base = y.baseAddress! + range.lowerBound
+          for i in range { y[i] = -xp[i] }
+          S.exponentials(base, count: range.count)
+          for i in range { y[i] = xp[i] / (1 + y[i]) }
         }
       }
       n = x.count
@@ -17,8 +21,11 @@ enum SiLU {
       x.withUnsafeBufferPointer { xp in
         dy.withUnsafeBufferPointer { g in
           ParallelRanges.forEach(xp.count, costPerItem: 8) { range in
+            let base = dx.baseAddress! + range.lowerBound
+            for i in range { dx[i] = -xp[i] }
+            S.exponentials(base, count: range.count)
             for i in range {
-              let v = xp[i], s = 1 / (1 + S.exponential(-v))
+              let v = xp[i], s = 1 / (1 + dx[i])
               dx[i] = g[i] * s * (1 + v * (1 - s))
             }
           }
