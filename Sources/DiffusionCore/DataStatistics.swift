@@ -7,8 +7,11 @@ public struct DataStatistics: Sendable, Equatable {
   /// Sigma's eigenvalues s_k^2 (d numbers, each >= 0).
   public let eigenvalues: [Double]
   /// Q, row-major with the eigenvectors as columns (`eigenvectors[i * d + k] = Q_ik`); empty when Sigma is a
-  /// multiple of the identity (then Q = I and no basis change is needed).
+  /// multiple of the identity (then Q = I and no basis change is needed). For a block-diagonal Sigma (independent
+  /// problems side by side, `blockDiagonal`), Q's diagonal blocks one after another, each `blockSize` squared.
   public let eigenvectors: [Double]
+  /// The size of Q's diagonal blocks: d for one dense Q.
+  public let blockSize: Int
 
   public var dimension: Int { mean.count }
   public var isIsotropic: Bool { eigenvectors.isEmpty }
@@ -31,6 +34,32 @@ public struct DataStatistics: Sendable, Equatable {
     self.mean = mean
     self.eigenvalues = eigenvalues
     self.eigenvectors = eigenvectors
+    self.blockSize = d
+  }
+
+  private init(mean: [Double], eigenvalues: [Double], eigenvectors: [Double], blockSize: Int) {
+    self.mean = mean
+    self.eigenvalues = eigenvalues
+    self.eigenvectors = eigenvectors
+    self.blockSize = blockSize
+  }
+
+  /// The statistics of P independent problems side by side, `x = (x_1, ..., x_P)`: the means one after another
+  /// and Sigma block-diagonal with the parts' covariances (isotropic parts get an identity block when others have
+  /// a basis). All parts must have the same dimension.
+  public static func blockDiagonal(_ parts: [DataStatistics]) throws -> DataStatistics {
+    guard let first = parts.first else { throw InvalidInput("statistics", "no blocks") }
+    let b = first.dimension
+    guard parts.allSatisfy({ $0.dimension == b && $0.blockSize == b }) else {
+      throw InvalidInput("statistics", "block-diagonal statistics need parts of one dimension (\(b)), each with one dense basis")
+    }
+    let mean = parts.flatMap(\.mean), eigenvalues = parts.flatMap(\.eigenvalues)
+    if parts.allSatisfy(\.isIsotropic) {
+      return DataStatistics(mean: mean, eigenvalues: eigenvalues, eigenvectors: [], blockSize: b)
+    }
+    let identity = (0..<(b * b)).map { $0 / b == $0 % b ? 1.0 : 0.0 }
+    return DataStatistics(mean: mean, eigenvalues: eigenvalues, eigenvectors: parts.flatMap { $0.isIsotropic ? identity : $0.eigenvectors },
+                          blockSize: b)
   }
 
   /// Isotropic statistics `N(mu, v I)`: the one number v is all the isotropic linear part needs.

@@ -37,7 +37,7 @@ public struct GaussianLinearAdjoint: Sendable {
     try validateAdjointInputs(aX0: aX0, dimension: d, z: z, conditionDimension: m, samplingGrid: samplingGrid)
     var walker = try StateWalker(source: states, grid: grid, dimension: d)
     let kappa = dynamics.factor, s2 = linearPart.meanVariance
-    let variances = linearPart.isIsotropic ? [linearPart.variances[0]] : linearPart.variances
+    let (variances, period) = linearPart.distinctVariances
     var ax = aX0
     var az = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
     var atheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
@@ -73,7 +73,7 @@ public struct GaussianLinearAdjoint: Sendable {
 
       var next = [Double](repeating: 0, count: d)
       for k in 0..<d {
-        let c = variances.count == 1 ? 0 : k
+        let c = k % period
         var value = weights.propagator[c] * bEigen[k]
         for j in 0..<q { value += weights.w[j][c] * history[j].n[k] }
         next[k] = value

@@ -23,8 +23,11 @@ public enum LinearPartKind: String, CaseIterable, Sendable {
 public struct GaussianLinearPart: Sendable {
   /// s_k^2, Sigma's eigenvalues (all equal in the isotropic form).
   public let variances: [Double]
-  /// Q row-major, eigenvectors as columns; empty for the isotropic form (Q = I).
+  /// Q row-major, eigenvectors as columns; empty for the isotropic form (Q = I). For block-diagonal statistics,
+  /// Q's diagonal blocks one after another (`DataStatistics.blockDiagonal`).
   public let basis: [Double]
+  /// The size of Q's diagonal blocks (the dimension for one dense Q).
+  public let blockSize: Int
   /// mu, for the sampler's inhomogeneous term.
   public let mean: [Double]
   /// `tr Sigma / d`: the variance of the scalar growth used for a_z and a_theta (docs/gaussian-linear-part.md#a-z).
@@ -32,13 +35,25 @@ public struct GaussianLinearPart: Sendable {
 
   public var dimension: Int { variances.count }
   public var isIsotropic: Bool { basis.isEmpty }
+  /// The variances the step weights are computed for, and where direction k finds its own: one when all are equal,
+  /// the first block's when every block has the same (independent problems of one model side by side), else all.
+  public var distinctVariances: (values: [Double], period: Int) {
+    if variances.allSatisfy({ $0 == variances[0] }) { return ([variances[0]], 1) }
+    let b = blockSize, first = Array(variances[0..<b])
+    if stride(from: b, to: dimension, by: b).allSatisfy({ Array(variances[$0..<($0 + b)]) == first }) { return (first, b) }
+    return (variances, dimension)
+  }
 
   /// The linear part of `kind` (isotropic or gaussian) from the data statistics.
   public init(statistics: DataStatistics, kind: LinearPartKind) throws {
     switch kind {
     case .none: throw InvalidInput("linear-part", "'none' has no linear part to build")  // the caller uses the paper's solvers
     case .isotropic:
-      variances = [Double](repeating: statistics.meanVariance, count: statistics.dimension)
+      // tr Sigma / d of each block (one block: of the whole Sigma)
+      let b = statistics.blockSize
+      variances = stride(from: 0, to: statistics.dimension, by: b).flatMap { o in
+        [Double](repeating: statistics.eigenvalues[o..<(o + b)].reduce(0, +) / Double(b), count: b)
+      }
       basis = []
     case .gaussian:
       variances = statistics.eigenvalues
@@ -46,6 +61,7 @@ public struct GaussianLinearPart: Sendable {
     }
     mean = statistics.mean
     meanVariance = statistics.meanVariance
+    blockSize = statistics.blockSize
   }
 
   // MARK: - Functions of lambda
@@ -67,28 +83,34 @@ public struct GaussianLinearPart: Sendable {
 
   // MARK: - The eigenbasis
 
-  /// `Q^T v` (v itself for the isotropic form).
+  /// `Q^T v` (v itself for the isotropic form), block by block.
   public func toEigen(_ v: [Double]) -> [Double] {
     guard !isIsotropic else { return v }
-    let d = dimension
-    var out = [Double](repeating: 0, count: d)
-    for i in 0..<d {
-      let vi = v[i]
-      if vi == 0 { continue }
-      for k in 0..<d { out[k] += basis[i * d + k] * vi }
+    let d = blockSize
+    var out = [Double](repeating: 0, count: dimension)
+    for block in 0..<(dimension / d) {
+      let o = block * d, q = block * d * d
+      for i in 0..<d {
+        let vi = v[o + i]
+        if vi == 0 { continue }
+        for k in 0..<d { out[o + k] += basis[q + i * d + k] * vi }
+      }
     }
     return out
   }
 
-  /// `Q v~` (v~ itself for the isotropic form).
+  /// `Q v~` (v~ itself for the isotropic form), block by block.
   public func fromEigen(_ v: [Double]) -> [Double] {
     guard !isIsotropic else { return v }
-    let d = dimension
-    var out = [Double](repeating: 0, count: d)
-    for i in 0..<d {
-      var total = 0.0
-      for k in 0..<d { total += basis[i * d + k] * v[k] }
-      out[i] = total
+    let d = blockSize
+    var out = [Double](repeating: 0, count: dimension)
+    for block in 0..<(dimension / d) {
+      let o = block * d, q = block * d * d
+      for i in 0..<d {
+        var total = 0.0
+        for k in 0..<d { total += basis[q + i * d + k] * v[o + k] }
+        out[o + i] = total
+      }
     }
     return out
   }

@@ -33,7 +33,7 @@ public struct GaussianLinearSampler: Sendable {
 
   /// The step's weights for the distinct variances: propagator, v1, v2.
   func weights(from ls: Double, to lt: Double, second: Bool) -> (p: [Double], v1: [Double], v2: [Double]) {
-    let variances = linearPart.isIsotropic ? [linearPart.variances[0]] : linearPart.variances
+    let variances = linearPart.distinctVariances.values
     let n = variances.count
     let gT = variances.map { GaussianLinearPart.G(lt, variance: $0) }
     var p = [Double](repeating: 0, count: n), v1 = p, v2 = [Double](repeating: 0, count: second ? n : 0)
@@ -76,10 +76,11 @@ public struct GaussianLinearSampler: Sendable {
       }
       let second = order == 2 && previousResidual != nil
       let (p, v1, v2) = weights(from: grid.lambdas[s], to: grid.lambdas[t], second: second)
+      let period = linearPart.distinctVariances.period
       let slope = second ? 1 / (grid.lambdas[s] - grid.lambdas[s + 1]) : 0
       var next = [Double](repeating: 0, count: d)
       for k in 0..<d {
-        let j = p.count == 1 ? 0 : k
+        let j = k % period
         next[k] = p[j] * centredEigen[k] / alphaS - v1[j] * residual[k]
         if second, let r = previousResidual { next[k] -= v2[j] * slope * (residual[k] - r[k]) }
       }

@@ -74,7 +74,9 @@ public struct MorphExperiment<Embedding: IdentityEmbedding>: Sendable {
       default:
         guard let unet else { throw InvalidInput("unet", "the unet model needs a network") }
         let rates = config.unetLearningRates == "mixture" ? mixtureRates : nil
-        result = try runModel(name, model: unet, pairs: pairs.prefix(config.unetPairs), tuning: tuningPairs, thresholds: thresholds,
+        // the network was trained on the unconditioned mixture: its mean and covariance are the linear part's statistics
+        let network = try WithDataStatistics(unet, statistics: mixture.dataStatistics(z: []))
+        result = try runModel(name, model: network, pairs: pairs.prefix(config.unetPairs), tuning: tuningPairs, thresholds: thresholds,
                               rates: rates, condition: { _ in [] }, referenceEvery: config.unetReferenceEvery,
                               referenceTolerance: config.unetReferenceTolerance, rk45Tolerance: config.unetRK45Tolerance)
       }

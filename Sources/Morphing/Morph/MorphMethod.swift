@@ -14,7 +14,7 @@ public enum MorphMethod: Sendable, Hashable, CustomStringConvertible {
   /// The experiment's default methods, in table order.
   public static var allCases: [MorphMethod] { [.dim, .morphPipe] + gradientMethods }
   public static var gradientMethods: [MorphMethod] {
-    ["adjointdeis-1/ode", "adjointdeis-1/sde", "adjointdeis-2m/ode", "dto", "rk45"].map { .gradient(try! MethodSpec($0)) }  // invariant: registry names
+    ["adjointdeis-1/ode", "adjointdeis-1/sde", "adjointdeis-2m/ode", "dto", "rk45", "adjointdeis-gl-1", "adjointdeis-gl-2m"].map { .gradient(try! MethodSpec($0)) }  // invariant: registry names
   }
 
   /// The name in tables: `dim`, `morph-pipe`, or the method as given (e.g. `adjointdeis-1/ode`).
@@ -61,7 +61,8 @@ public enum MorphMethod: Sendable, Hashable, CustomStringConvertible {
     return try spec.make(defaults: Self.defaults(steps: steps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol))
   }
 
-  /// The sampler whose output is the morph: the SDE step for an SDE method, DDIM (DPM-Solver-1) otherwise.
+  /// The sampler whose output is the morph: the SDE step for an SDE method, DDIM (DPM-Solver-1) otherwise (the
+  /// methods with a Gaussian linear part use their own sampler instead: `MorphProblem.morph(_:method:xT:z:)`).
   public var outputSampler: SamplerKind {
     guard case let .gradient(spec) = self else { return .dpmSolver1 }
     let sde = spec.options.sampler?.isSDE == true || spec.options.dynamics == .sde

@@ -54,7 +54,7 @@ extension MorphProblem {
       descent.step(&xT, &z, gradient: g, gradientZ: gz, start: start0, blocks: pairs.count, lr: lr)
       try Check.finite(xT, "x_T (gradient descent diverged: lower the learning rate)")
     }
-    let x0 = try sample(method.outputSampler, xT: xT, z: z).x0
+    let x0 = try morph(method, gradientMethod, xT: xT, z: z)
     count.eps += settings.samplerSteps
     var outcome = MorphOutcome(method: method, morphs: x0, loss: try loss.perPair(x0), evaluations: count,
                                seconds: elapsed(since: start) - referenceSeconds)
@@ -65,6 +65,18 @@ extension MorphProblem {
       return (r.map { xT[$0] * xT[$0] }.reduce(0, +) / r.map { start0[$0] * start0[$0] }.reduce(0, +)).squareRoot()
     }
     return outcome
+  }
+
+  /// The morph from the final (x_T, z), sampled as the method's gradients saw it: with the Gaussian-linear sampler
+  /// (the same linear part, docs/gaussian-linear-part.md#sampler) for an ODE method with a linear part, else with
+  /// the method's output sampler.
+  func morph(_ method: MorphMethod, _ gradientMethod: any GradientMethod, xT: [Double], z: [Double]) throws -> [Double] {
+    if let gl = gradientMethod as? GaussianLinearAdjointMethod, !gl.sampler.isSDE {
+      let part = try GaussianLinearAdjointMethod.linearPart(gl.linearPart, model: batch, z: .constant(z), given: gl.statistics)
+      return try GaussianLinearSampler(order: gl.sampler == .dpmSolver1 ? 1 : 2, linearPart: part)
+        .sample(model: batch, grid: grid, xT: xT, z: .constant(z)).x0
+    }
+    return try sample(method.outputSampler, xT: xT, z: z).x0
   }
 
   /// The update rule of every gradient method: `settings.update`, `settings.constraint`, blocks of (d, m).
