@@ -36,8 +36,12 @@ extension GradientCommand {
   private func runPipeline<S: BLASScalar>(_: S.Type, output: String) throws {
     var options = self
     options.seed = nil  // --seed draws x_T; an SDE method's noise uses it too, as a default (never rejected)
-    let method = try options.makeMethod(dimension: nil, defaultSolver: "adjointdeis-1", defaults: PipelineDefaults.gradientOptions(noiseSeed: seed ?? 0))
+    let defaults = PipelineDefaults.gradientOptions(noiseSeed: seed ?? 0)
+    _ = try options.makeMethod(dimension: nil, defaultSolver: "adjointdeis-1", defaults: defaults)  // the options, before any file
     let (pipeline, problem) = try pipelineOptions.inputs.problem(S.self, seed: seed)
+    // with the image size known: the noise and statistics files (one image's statistics, for each of the B images)
+    let method = try options.makeMethod(dimension: problem.shape.reduce(1, *), images: problem.batch, defaultSolver: "adjointdeis-1",
+                                        defaults: defaults)
     let start = DispatchTime.now().uptimeNanoseconds
     let r = try problem.gradient(method)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9

@@ -36,7 +36,7 @@ struct GradientCommand: ParsableCommand {
   @Option(help: "rk45 only: where x_t comes from.") var rk45States: ReferenceAdjoint.StateSource?
   @Option(help: "dto only: keep every k-th state and recompute (O(sqrt N) memory for k ~ sqrt N).") var checkpoint: Int?
   @Option(name: .customLong("linear-part"), help: "The exponential integrators' linear part: none (the paper's solvers) | isotropic | gaussian (docs/gaussian-linear-part.md).") var linearPart: LinearPartKind?
-  @Option(help: "Data statistics for the linear part, JSON {mean, covariance} or {mean, variance} (default: the model's own).") var statistics: String?
+  @Option(help: "Data statistics for the linear part, JSON {mean, covariance} or {mean, variance} (default: the model's own; with --pipeline, one image's, used for each image of the batch).") var statistics: String?
 
   func run() throws {
     if pipelineOptions.inputs.pipeline != nil { return try runPipeline() }
@@ -57,8 +57,10 @@ struct GradientCommand: ParsableCommand {
   }
 
   /// The method from `--solver` and the options; each option that means nothing for it is an error naming it.
-  /// `dimension`: the model's d, for a statistics file (nil with --pipeline, which takes no linear part yet).
-  func makeMethod(dimension: Int?, defaultSolver: String = "rk45", defaults: GradientOptions = Self.defaults) throws -> any GradientMethod {
+  /// `dimension`: the model's d per image, for a statistics file; nil to check the options before the model is
+  /// loaded (files are not read then). `images`: a statistics file describes one image, and a pipeline's B images
+  /// run side by side get it B times (block-diagonal).
+  func makeMethod(dimension: Int?, images: Int = 1, defaultSolver: String = "rk45", defaults: GradientOptions = Self.defaults) throws -> any GradientMethod {
     let solver = try self.solver ?? MethodSpec(defaultSolver)
     if seed != nil && noise != nil { throw InvalidInput("noise", "give --seed or --noise, not both") }
     var given = GradientOptions()
@@ -74,18 +76,14 @@ struct GradientCommand: ParsableCommand {
     given.rk45States = rk45States
     given.noise = seed.map(NoiseSource.seeded) ?? (noise != nil ? .given([]) : nil)
     given.linearPart = linearPart
-    guard let dimension else {
-      if statistics != nil { throw InvalidInput("statistics", "is not supported with --pipeline yet") }
-      if let linearPart, linearPart != .none { throw InvalidInput("linear-part", "is not supported with --pipeline yet (only none)") }
-      let method = try solver.make(given: given, defaults: defaults)  // every option checked before the noise file is read
-      guard let noise else { return method }
-      given.noise = .given(try Self.readNoise(noise))
-      return try solver.make(given: given, defaults: defaults)
-    }
     // a placeholder until the file is read, so that every option is checked before any file is
-    if statistics != nil { given.statistics = try DataStatistics(mean: [Double](repeating: 0, count: dimension), variance: 1, field: "statistics") }
+    if statistics != nil { given.statistics = try DataStatistics(mean: [Double](repeating: 0, count: dimension ?? 1), variance: 1, field: "statistics") }
     let method = try solver.make(given: given, defaults: defaults)  // every option checked before the noise file is read
-    if let statistics { given.statistics = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: dimension) }
+    guard let dimension else { return method }
+    if let statistics {
+      let one = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: dimension)
+      given.statistics = images == 1 ? one : try DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: images))
+    }
     if let noise { given.noise = .given(try Self.readNoise(noise)) }
     guard noise != nil || statistics != nil else { return method }
     return try solver.make(given: given, defaults: defaults)

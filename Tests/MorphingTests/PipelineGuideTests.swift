@@ -3,6 +3,7 @@ import Foundation
 import Integrators
 import Morphing
 import NeuralCore
+import TestSupport
 import XCTest
 
 /// Gradients and guided generation on diffusers pipeline folders (fixtures by scripts/fixtures/make_pipeline_fixtures.py):
@@ -102,6 +103,30 @@ final class PipelineGuideTests: XCTestCase {
     let alone = try guide.run(method, on: second)
     for k in 0..<4 { XCTAssertEqual(alone.losses[k][0], both.losses[k][1], accuracy: 1e-9 * both.losses[k][1]) }
     for i in 0..<d { XCTAssertEqual(alone.xT[i], both.xT[d + i], accuracy: 1e-9) }
+  }
+
+  /// `gradient --pipeline --linear-part isotropic --statistics FILE` (the same calls): one image's statistics,
+  /// block-diagonal over the batch, give each image the gradient of its own batch-1 run; without statistics the
+  /// network cannot supply them and the error names the option to give.
+  func testGaussianLinearGradientWithOneImagesStatisticsForEachImage() throws {
+    let pr = try problem("ddim-scaled-linear-v", batch: 2, seed: 11)
+    let d = pr.shape.reduce(1, *)
+    let one = try DataStatistics(mean: [Double](repeating: 0.1, count: d), variance: 0.4, field: "statistics")
+    func method(images: Int) throws -> any GradientMethod {
+      var given = GradientOptions()
+      (given.samplerSteps, given.linearPart) = (6, .isotropic)
+      given.statistics = try DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: images))
+      return try MethodSpec("adjointdeis-gl-1").make(given: given, defaults: PipelineDefaults.gradientOptions())
+    }
+    let both = try pr.gradient(method(images: 2))
+    let second = try PipelineProblem(model: pr.model.model, schedule: pr.schedule, shape: pr.shape, xT: Array(pr.xT[d...]), z: [],
+                                     loss: try PixelLoss(kind: .squaredDistance, target: Array(pr.loss.target[d...]), dimension: d))
+    let alone = try second.gradient(method(images: 1))
+    for i in 0..<d { XCTAssertEqual(both.gradXT[d + i], alone.gradXT[i], accuracy: 1e-10 * max(1, abs(alone.gradXT[i]))) }
+    var given = GradientOptions()
+    (given.samplerSteps, given.linearPart) = (6, .isotropic)
+    XCTAssertThrowsInvalid(try pr.gradient(MethodSpec("adjointdeis-gl-1").make(given: given, defaults: PipelineDefaults.gradientOptions())),
+                           field: "linear-part")
   }
 
   // MARK: - images
