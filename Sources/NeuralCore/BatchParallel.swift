@@ -6,11 +6,14 @@ import Dispatch
 /// elementwise passes, instead of every layer splitting its products and loops over the threads. The slices share
 /// nothing but the (read-only) parameters, so no thread waits on another until the end; with the layer-by-layer
 /// split, OpenBLAS's idle thread spins between products (a quarter of the samples in a profile of the morph
-/// experiment). Measured on 2 cores (results/bench/README.md): two single-threaded slices of 4 images each run at
-/// the single-thread speed side by side.
+/// experiment). Measured on 2 cores: two single-threaded batch-4 passes of the cifar10 layout side by side each run
+/// at the single-thread speed; the sliced batch 8 took 0.57 s forward and 1.55 s forward + VJP where the layer-by-layer
+/// split took 0.83 s and 2.28 s (results/bench/README.md has the current table).
 ///
-/// Every image's result is computed by the same code as without slicing (the kernels reduce over channels and
-/// pixels of one image), so slicing changes no value; parameter gradients are summed over the slices in slice order.
+/// Each image goes through the same layers as without slicing, but a slice is a smaller batch: a convolution may pick
+/// another algorithm for it (Winograd needs enough tiles) and the products round differently, so values agree to
+/// rounding, not bitwise (BatchParallelTests). Parameter gradients are summed over the slices in slice order, so a
+/// given thread count gives the same numbers on every run.
 enum BatchParallel {
   /// The slices of a batch, or nil to run it whole (one thread, or fewer images than threads).
   static func slices(batch: Int) -> [Range<Int>]? {

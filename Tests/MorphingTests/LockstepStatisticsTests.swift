@@ -34,10 +34,10 @@ final class LockstepStatisticsTests: XCTestCase {
   }
 
   /// Unconditioned model (one Sigma for every pair): x_0, dL/dx_T of every pair as in its own run, full and
-  /// isotropic linear part, k = 1 and 2M.
+  /// isotropic linear part, k = 1 and 2M, and DTO through the Gaussian-linear sampler.
   func testSharedStatisticsGiveTheSeparateRunsGradients() throws {
     let model = try MorphFixtures.mixture()
-    for solver in ["adjointdeis-gl-1", "adjointdeis-gl-2m", "adjointdeis-gl-1/isotropic"] {
+    for solver in ["adjointdeis-gl-1", "adjointdeis-gl-2m", "adjointdeis-gl-1/isotropic", "dto-gl", "dto-gl/dpm-solver-2m"] {
       let (joint, separate) = try gradients(solver, model: model, P: 3, d: 64, m: 0, seed: 5)
       assertBlocksEqual(joint.x0, separate.map(\.x0), "\(solver) x0")
       assertBlocksEqual(joint.gradXT, separate.map(\.gradXT), "\(solver) dL/dx_T")

@@ -20,16 +20,17 @@ extension GaussianLinearSampler {
     var pendingResidual = [Double](repeating: 0, count: d)  // r~ cotangent owed to the state of the next (higher) step
     var gradZ = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
     var gradTheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
+    let (variances, period) = linearPart.distinctVariances
     for step in stride(from: n - 1, through: 0, by: -1) {
       let s = n - step, t = s - 1
       let (alphaS, sigmaS, alphaT) = (grid.alphas[s], grid.sigmas[s], grid.alphas[t])
       let second = order == 2 && step > 0
-      let (p, v1, v2) = weights(from: grid.lambdas[s], to: grid.lambdas[t], second: second)
+      let (p, v1, v2) = weights(from: grid.lambdas[s], to: grid.lambdas[t], second: second, variances: variances)
       let slope = second ? 1 / (grid.lambdas[s] - grid.lambdas[s + 1]) : 0
       let ybar = linearPart.toEigen(xbar.map { alphaT * $0 })
       var cbar = [Double](repeating: 0, count: d), rbar = pendingResidual
       for k in 0..<d {
-        let j = p.count == 1 ? 0 : k
+        let j = k % period
         cbar[k] = p[j] * ybar[k] / alphaS
         rbar[k] -= (v1[j] + (second ? v2[j] * slope : 0)) * ybar[k]
         pendingResidual[k] = second ? v2[j] * slope * ybar[k] : 0

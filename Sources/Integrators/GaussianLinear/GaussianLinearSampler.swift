@@ -32,8 +32,7 @@ public struct GaussianLinearSampler: Sendable {
   }
 
   /// The step's weights for the distinct variances: propagator, v1, v2.
-  func weights(from ls: Double, to lt: Double, second: Bool) -> (p: [Double], v1: [Double], v2: [Double]) {
-    let variances = linearPart.distinctVariances.values
+  func weights(from ls: Double, to lt: Double, second: Bool, variances: [Double]) -> (p: [Double], v1: [Double], v2: [Double]) {
     let n = variances.count
     let gT = variances.map { GaussianLinearPart.G(lt, variance: $0) }
     var p = [Double](repeating: 0, count: n), v1 = p, v2 = [Double](repeating: 0, count: second ? n : 0)
@@ -59,6 +58,7 @@ public struct GaussianLinearSampler: Sendable {
     try Check.finite(xT, "x_T")
     try z.validate(dimension: model.conditionDimension, steps: n)
     let mu = linearPart.mean
+    let (variances, period) = linearPart.distinctVariances
     var states = [[Double]](repeating: [], count: n + 1)
     states[n] = xT
     var previousResidual: [Double]? = nil
@@ -75,8 +75,7 @@ public struct GaussianLinearSampler: Sendable {
         residual[k] -= sigmaS / (alphaS * alphaS * linearPart.variances[k] + sigmaS * sigmaS) * centredEigen[k]
       }
       let second = order == 2 && previousResidual != nil
-      let (p, v1, v2) = weights(from: grid.lambdas[s], to: grid.lambdas[t], second: second)
-      let period = linearPart.distinctVariances.period
+      let (p, v1, v2) = weights(from: grid.lambdas[s], to: grid.lambdas[t], second: second, variances: variances)
       let slope = second ? 1 / (grid.lambdas[s] - grid.lambdas[s + 1]) : 0
       var next = [Double](repeating: 0, count: d)
       for k in 0..<d {
