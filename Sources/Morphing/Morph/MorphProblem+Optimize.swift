@@ -71,10 +71,8 @@ extension MorphProblem {
   /// (the same linear part, docs/gaussian-linear-part.md#sampler) for an ODE method with a linear part, else with
   /// the method's output sampler.
   func morph(_ method: MorphMethod, _ gradientMethod: any GradientMethod, xT: [Double], z: [Double]) throws -> [Double] {
-    if let gl = gradientMethod as? GaussianLinearAdjointMethod, !gl.sampler.isSDE {
-      let part = try GaussianLinearAdjointMethod.linearPart(gl.linearPart, model: batch, z: .constant(z), given: gl.statistics)
-      return try GaussianLinearSampler(order: gl.sampler == .dpmSolver1 ? 1 : 2, linearPart: part)
-        .sample(model: batch, grid: grid, xT: xT, z: .constant(z)).x0
+    if let gl = gradientMethod as? GaussianLinearSampling, !gl.sampler.isSDE {
+      return try gl.sampleLinear(model: batch, grid: grid, xT: xT, z: .constant(z))
     }
     return try sample(method.outputSampler, xT: xT, z: z).x0
   }
