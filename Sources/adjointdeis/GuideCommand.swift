@@ -4,6 +4,7 @@ import Foundation
 import Integrators
 import Morphing
 import NeuralCore
+import ToyModels
 
 /// `adjointdeis guide`: guided generation on a diffusers pipeline: gradient descent on (x_T, z) of a pixel loss,
 /// with each chosen gradient method, the morph experiment's projected, normalized update, the batch in lockstep.
@@ -30,6 +31,8 @@ struct GuideCommand: ParsableCommand {
   @Option(help: "normalized | plain") var update: String = DescentUpdate.normalized.rawValue
   @Option(help: "sphere (x_T keeps its starting norm) | none") var constraint: String = NoiseConstraint.sphere.rawValue
   @Option(help: "rk45's tolerance (rtol = atol) when it is a method.") var rtol: Double = 1e-5
+  @Option(help: "Data statistics of one image for the methods with a linear part (e.g. adjointdeis-gl-1/isotropic), JSON {mean, covariance} or {mean, variance}; used for each image of the batch.")
+  var statistics: String?
   @Option(help: "The output directory (created if missing).") var out: String
   @Option(help: "OpenBLAS threads (0: its default).") var threads: Int = 0
 
@@ -49,19 +52,29 @@ struct GuideCommand: ParsableCommand {
     guard rtol.isFinite, rtol > 0, rtol < 1 else { throw InvalidInput("rtol", "must be in (0, 1), got \(rtol)") }
     let spacing = try GridSpacing.named(grid)
     let noiseSeed = seed ?? 0
-    let made: [(MorphMethod, any GradientMethod)] = try chosen.map { m in
-      guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol) else {
-        throw InvalidInput("methods", "\(m.rawValue) is not a gradient method")
+    func make(_ statistics: DataStatistics?) throws -> [(MorphMethod, any GradientMethod)] {
+      try chosen.map { m in
+        guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics) else {
+          throw InvalidInput("methods", "\(m.rawValue) is not a gradient method")
+        }
+        return (m, g)
       }
-      return (m, g)
     }
+    var made = try make(nil)
     var descent = GuidedGeneration(steps: steps, learningRate: learningRate)
     descent.update = try DescentUpdate.named(update)
     descent.constraint = try NoiseConstraint.named(constraint)
     try descent.validate()
     let outURL = URL(fileURLWithPath: out)
     try checkWritable(outURL.path, "out")
+    if let statistics, !made.contains(where: { $0.1 is GaussianLinearSampling }) {
+      throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
+    }
     let (_, problem) = try inputs.problem(S.self, seed: seed)
+    if let statistics {  // one image's, for each image of the batch (block-diagonal)
+      let one = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: problem.shape.reduce(1, *))
+      made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)))
+    }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
 
     let sampled = { (p: PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>, kind: SamplerKind) in
@@ -73,7 +86,7 @@ struct GuideCommand: ParsableCommand {
       let outputSampler = method.outputSampler
       let guideMethod = GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>(
         name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
-        sample: { try $0.sample(outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
+        sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
         let left = Double(steps - step) * perStep
         FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left\n",

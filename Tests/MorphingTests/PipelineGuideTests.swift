@@ -123,6 +123,11 @@ final class PipelineGuideTests: XCTestCase {
                                      loss: try PixelLoss(kind: .squaredDistance, target: Array(pr.loss.target[d...]), dimension: d))
     let alone = try second.gradient(method(images: 1))
     for i in 0..<d { XCTAssertEqual(both.gradXT[d + i], alone.gradXT[i], accuracy: 1e-10 * max(1, abs(alone.gradXT[i]))) }
+    // what `guide` samples for the method is the x_0 its gradient saw (the Gaussian-linear sampler's), not DDIM's
+    let sampled = try pr.sample(for: method(images: 2), kind: .dpmSolver1, steps: 6, spacing: .timeUniform)
+    for i in 0..<(2 * d) { XCTAssertEqual(sampled[i], both.x0[i], accuracy: 1e-12 * max(1, abs(both.x0[i]))) }
+    let ddim = try pr.sample(.dpmSolver1, steps: 6, spacing: .timeUniform)
+    XCTAssertGreaterThan(zip(ddim, both.x0).map { abs($0 - $1) }.max()!, 1e-6, "the linear part changes the sample")
     var given = GradientOptions()
     (given.samplerSteps, given.linearPart) = (6, .isotropic)
     XCTAssertThrowsInvalid(try pr.gradient(MethodSpec("adjointdeis-gl-1").make(given: given, defaults: PipelineDefaults.gradientOptions())),

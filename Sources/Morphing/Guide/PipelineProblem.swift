@@ -43,6 +43,16 @@ public struct PipelineProblem<Model: NoisePredictor>: Sendable {
     try PipelineProblem(model: model.model, schedule: schedule, shape: shape, xT: xT, z: z, loss: loss)
   }
 
+  /// x_0 as a gradient method's gradients see it: the Gaussian-linear sampler for an ODE method with a linear part
+  /// (`GaussianLinearSampling`), else `kind` (the method's output sampler).
+  public func sample(for method: any GradientMethod, kind: SamplerKind, steps: Int, spacing: GridSpacing, noiseSeed: UInt64 = 0) throws -> [Double] {
+    guard let gl = method as? GaussianLinearSampling, !gl.sampler.isSDE else {
+      return try sample(kind, steps: steps, spacing: spacing, noiseSeed: noiseSeed)
+    }
+    let grid = try TimeGrid(schedule: schedule, tEps: tEps, T: T, steps: steps, spacing: spacing)
+    return try gl.sampleLinear(model: model, grid: grid, xT: xT, z: .constant(z))
+  }
+
   /// x_0 sampled with `kind` on `steps` steps of `spacing` (SDE noise from `noiseSeed`).
   public func sample(_ kind: SamplerKind, steps: Int, spacing: GridSpacing, noiseSeed: UInt64 = 0) throws -> [Double] {
     let grid = try TimeGrid(schedule: schedule, tEps: tEps, T: T, steps: steps, spacing: spacing)

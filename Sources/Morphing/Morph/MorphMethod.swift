@@ -43,8 +43,9 @@ public enum MorphMethod: Sendable, Hashable, CustomStringConvertible {
 
   /// The experiment's defaults for a gradient method: DDIM (DPM-Solver-1) for the ODE, N = M, states recorded by
   /// the output sampler (as in the paper), the run's grid and SDE noise, no dL/dtheta.
-  public static func defaults(steps: Int, spacing: GridSpacing, noiseSeed: UInt64, rtol: Double) -> GradientOptions {
+  public static func defaults(steps: Int, spacing: GridSpacing, noiseSeed: UInt64, rtol: Double, statistics: DataStatistics? = nil) -> GradientOptions {
     var o = GradientOptions()
+    o.statistics = statistics  // for the methods with a linear part; the others ignore a default
     o.sampler = .dpmSolver1
     (o.samplerSteps, o.adjointSteps) = (steps, steps)
     o.states = .recorded
@@ -55,10 +56,11 @@ public enum MorphMethod: Sendable, Hashable, CustomStringConvertible {
     return o
   }
 
-  /// The gradient method with the experiment's defaults (nil for the baselines).
-  public func method(steps: Int, spacing: GridSpacing, noiseSeed: UInt64, rtol: Double) throws -> (any GradientMethod)? {
+  /// The gradient method with the experiment's defaults (nil for the baselines); `statistics`: data statistics for a
+  /// method with a linear part, when the model cannot supply them.
+  public func method(steps: Int, spacing: GridSpacing, noiseSeed: UInt64, rtol: Double, statistics: DataStatistics? = nil) throws -> (any GradientMethod)? {
     guard case let .gradient(spec) = self else { return nil }
-    return try spec.make(defaults: Self.defaults(steps: steps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol))
+    return try spec.make(defaults: Self.defaults(steps: steps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics))
   }
 
   /// The sampler whose output is the morph: the SDE step for an SDE method, DDIM (DPM-Solver-1) otherwise (the
