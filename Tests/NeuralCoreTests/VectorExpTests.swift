@@ -1,3 +1,4 @@
+import DiffusionCore
 import Foundation
 import XCTest
 
@@ -8,7 +9,7 @@ final class VectorExpTests: XCTestCase {
   /// At most 2 ulp relative on [-87, 88] (Cephes states ~1 ulp), and the tail of a buffer gets the same values as
   /// a full vector.
   func testExponentialIsWithinTwoUlpOfExp() {
-    var rng = SystemRandomNumberGenerator()
+    var rng = SeededGenerator(seed: 21)
     var worst: Float = 0
     for _ in 0..<4096 {
       var v = SIMD16<Float>()
