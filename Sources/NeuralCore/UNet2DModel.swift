@@ -210,7 +210,9 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
       var gradient = parts[0].parameters
       parts[0].parameters = []
       for k in 1..<parts.count {
-        parts[k].parameters.withUnsafeBufferPointer { g in for i in 0..<gradient.count { gradient[i] += g[i] } }
+        gradient.withUnsafeMutableBufferPointer { total in
+          parts[k].parameters.withUnsafeBufferPointer { g in for i in 0..<total.count { total[i] += g[i] } }
+        }
         parts[k].parameters = []
       }
       return UNetVJP(eps: Array(parts.map(\.eps).joined()), x: Array(parts.map(\.x).joined()), z: Array(parts.map(\.z).joined()),

@@ -127,8 +127,7 @@ public struct GaussianLinearAdjointMethod: GradientMethod {
       let path = try Sampler(kind: .sde).sample(model: model, grid: samplingGrid, xT: p.xT, z: z, noise: draws)
       (x0, source, sampling) = (path.x0, .recorded(path.states), path.evaluations)
     } else {
-      let path = try GaussianLinearSampler(order: sampler == .dpmSolver1 ? 1 : 2, linearPart: part)
-        .sample(model: model, grid: samplingGrid, xT: p.xT, z: z)
+      let path = try linearSampler(part).sample(model: model, grid: samplingGrid, xT: p.xT, z: z)
       (x0, source, sampling) = (path.x0, .recorded(path.states), path.evaluations)
     }
     let lossValue = p.loss.value(x0)

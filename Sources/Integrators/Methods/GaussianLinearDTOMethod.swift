@@ -59,7 +59,6 @@ public struct GaussianLinearDTOMethod: GradientMethod {
     try validate(p)
     let part = try GaussianLinearAdjointMethod.linearPart(linearPart, model: p.model, z: p.z, given: statistics)
     let grid = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: self.grid)
-    return try GaussianLinearSampler(order: sampler == .dpmSolver1 ? 1 : 2, linearPart: part)
-      .gradient(model: p.model, grid: grid, xT: p.xT, z: p.z, loss: p.loss, wantParameters: wantParameters)
+    return try linearSampler(part).gradient(model: p.model, grid: grid, xT: p.xT, z: p.z, loss: p.loss, wantParameters: wantParameters)
   }
 }

@@ -10,10 +10,15 @@ public protocol GaussianLinearSampling {
 }
 
 extension GaussianLinearSampling {
-  /// x_0 of the Gaussian-linear sampler of the method's order (dpm-solver-1: 1, dpm-solver-2m: 2) on `grid`.
+  /// The Gaussian-linear sampler of the method's order (dpm-solver-1: 1, dpm-solver-2m: 2) with `part`.
+  func linearSampler(_ part: GaussianLinearPart) throws -> GaussianLinearSampler {
+    try GaussianLinearSampler(order: sampler == .dpmSolver1 ? 1 : 2, linearPart: part)
+  }
+
+  /// x_0 of that sampler on `grid`, with the method's linear part for this model and z.
   public func sampleLinear<M: NoisePredictor>(model: M, grid: TimeGrid, xT: [Double], z: Conditioning) throws -> [Double] {
     let part = try GaussianLinearAdjointMethod.linearPart(linearPart, model: model, z: z, given: statistics)
-    return try GaussianLinearSampler(order: sampler == .dpmSolver1 ? 1 : 2, linearPart: part).sample(model: model, grid: grid, xT: xT, z: z).x0
+    return try linearSampler(part).sample(model: model, grid: grid, xT: xT, z: z).x0
   }
 }
 
