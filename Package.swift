@@ -45,7 +45,7 @@ let package = Package(
     .testTarget(name: "ToyModelsTests", dependencies: ["ToyModels", "DiffusionCore"]),
     .testTarget(name: "IntegratorsTests", dependencies: ["TestSupport", "Integrators", "ToyModels", "DiffusionCore"]),
     .testTarget(name: "NeuralCoreTests", dependencies: ["TestSupport", "NeuralCore", "DiffusionCore", "CBLAS"], exclude: ["Fixtures"]),
-    .testTarget(name: "MorphingTests", dependencies: ["TestSupport", "Morphing", "Reports", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
+    .testTarget(name: "MorphingTests", dependencies: ["TestSupport", "Morphing", "Convergence", "Reports", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
     .testTarget(name: "ConvergenceTests", dependencies: ["TestSupport", "Convergence", "Reports", "Integrators", "ToyModels", "NeuralCore", "DiffusionCore"]),
   ]
 )
