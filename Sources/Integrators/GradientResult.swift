@@ -31,6 +31,8 @@ public struct GradientResult: Sendable {
   public var statistics: [String: Int]
   /// The largest step in lambda of the grid the gradient was computed on (nil for adaptive RK45).
   public var hMax: Double? = nil
+  /// Reversible samplers: the relative error of x_T reconstructed by inverting every step (nil for other methods).
+  public var roundTripError: Double? = nil
 
   public init(
     x0: [Double], loss: Double, gradXT: [Double], gradZ: [[Double]], gradTheta: [Double],

@@ -125,6 +125,17 @@ struct GradientCommand: ParsableCommand {
       ])),
       ("method", .string(method.label)),
       ("statistics", .object(r.statistics.sorted { $0.key < $1.key }.map { ($0.key, .integer($0.value)) })),
-    ])
+    ] + costFields(r, dimension: problem.model.dataDimension))
+  }
+
+  /// Memory and cost (docs/math.md#sweep-back): the peak number of stored d-vectors and their bytes (Float64), and a
+  /// reversible sampler's round-trip error of x_T; nothing for a method that does not count them.
+  static func costFields(_ r: GradientResult, dimension d: Int) -> [(String, JSON)] {
+    var fields: [(String, JSON)] = []
+    if let stored = r.statistics["stored_states"] {
+      fields += [("stored_states", .integer(stored)), ("stored_bytes", .integer(stored * d * MemoryLayout<Double>.size))]
+    }
+    if let e = r.roundTripError { fields.append(("round_trip_error", .number(e))) }
+    return fields.isEmpty ? [] : [("memory", .object(fields))]
   }
 }

@@ -108,6 +108,9 @@ extension StudyResult {
                            gradientEvaluations: EvaluationCount(eps: try f.integer("gradient_nfe_eps"), vjp: try f.integer("gradient_nfe_vjp")),
                            seconds: try f.real("wall_time_s"), comparisons: comparisons, failure: ok ? nil : try f.text("failure_reason"))
     record.path = try f.integer("path")
+    (record.storedStates, record.storedBytes) = (try f.optionalInteger("stored_states"), try f.optionalInteger("stored_bytes"))
+    record.roundTripError = try f.optionalReal("round_trip_error")
+    for q in GradientQuantity.allCases { record.discreteErrors[q] = try f.optionalReal("rel_err_discrete_\(q.rawValue)") }
     return record
   }
 
@@ -124,6 +127,9 @@ extension StudyResult {
       guard let v = Int(try text(name)) else { throw InvalidInput(what, "\(name) '\(try text(name))' is not an integer") }
       return v
     }
+    /// An empty cell is nil (a column the method leaves missing).
+    func optionalInteger(_ name: String) throws -> Int? { try text(name).isEmpty ? nil : try integer(name) }
+    func optionalReal(_ name: String) throws -> Double? { try text(name).isEmpty ? nil : try real(name) }
     func real(_ name: String) throws -> Double {
       guard let v = Double(try text(name)) else { throw InvalidInput(what, "\(name) '\(try text(name))' is not a number") }
       return v

@@ -152,12 +152,23 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   func runOne(_ spec: MethodSpec, steps m: Int, problem p: StudyProblem<Model>, seed: Int, noise: NoiseSource, reference: GradientResult) -> RunRecord {
     let started = Date()
     do {
-      let r = try method(spec, steps: m, noise: noise).gradient(p.problem)
+      let method = try self.method(spec, steps: m, noise: noise)
+      let r = try method.gradient(p.problem)
       let seconds = Date().timeIntervalSince(started)
       var comparisons: [GradientQuantity: GradientComparison] = [:]
       for q in GradientQuantity.allCases { comparisons[q] = GradientComparison(q.values(r), reference: q.values(reference)) }
-      return RunRecord(solver: spec.text, seed: seed, steps: m, hMax: r.hMax ?? .nan, evaluations: r.sampling + r.adjoint,
-                       gradientEvaluations: r.adjoint, seconds: seconds, comparisons: comparisons, failure: nil)
+      var record = RunRecord(solver: spec.text, seed: seed, steps: m, hMax: r.hMax ?? .nan, evaluations: r.sampling + r.adjoint,
+                             gradientEvaluations: r.adjoint, seconds: seconds, comparisons: comparisons, failure: nil)
+      record.storedStates = r.statistics["stored_states"]
+      record.storedBytes = record.storedStates.map { $0 * p.problem.model.dataDimension * MemoryLayout<Double>.size }
+      record.roundTripError = r.roundTripError
+      if let twin = method.discreteReference {
+        // the exact gradient of the same discrete sampler (not timed): the method's error against it is its own, the
+        // reference's the sampler's
+        let exact = twin.label == method.label ? r : try twin.gradient(p.problem)
+        for q in GradientQuantity.allCases { record.discreteErrors[q] = GradientComparison(q.values(r), reference: q.values(exact)).relativeError }
+      }
+      return record
     } catch {
       return RunRecord(solver: spec.text, seed: seed, steps: m, hMax: .nan, evaluations: EvaluationCount(),
                        gradientEvaluations: EvaluationCount(), seconds: Date().timeIntervalSince(started),
@@ -179,6 +190,14 @@ public struct RunRecord: Sendable {
   public var evaluations: EvaluationCount
   public var gradientEvaluations: EvaluationCount
   public var seconds: Double
+  /// The peak number of d-vectors the method held, their bytes in Float64 (nil when the method does not count them),
+  /// and a reversible sampler's round-trip error of x_T.
+  public var storedStates: Int? = nil
+  public var storedBytes: Int? = nil
+  public var roundTripError: Double? = nil
+  /// The relative error against the exact gradient of the discrete sampler x_0 came from (`discreteReference`);
+  /// empty when there is none (exact states, RK45).
+  public var discreteErrors: [GradientQuantity: Double] = [:]
   public var comparisons: [GradientQuantity: GradientComparison]
   /// Nil when the run succeeded.
   public var failure: String?

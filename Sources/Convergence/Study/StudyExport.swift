@@ -6,11 +6,11 @@ import Foundation
 extension StudyResult {
   public static var csvColumns: [String] {
     var c = ["study", "kind", "model", "seed", "path", "solver", "M", "h_max_lambda", "nfe_eps", "nfe_vjp",
-             "gradient_nfe_eps", "gradient_nfe_vjp", "wall_time_s"]
+             "gradient_nfe_eps", "gradient_nfe_vjp", "wall_time_s", "stored_states", "stored_bytes", "round_trip_error"]
     for q in GradientQuantity.allCases {
       c += ["rel_err_\(q.rawValue)", "cosine_\(q.rawValue)", "norm_ratio_\(q.rawValue)"]
     }
-    return c + ["status", "failure_reason"]
+    return c + GradientQuantity.allCases.map { "rel_err_discrete_\($0.rawValue)" } + ["status", "failure_reason"]
   }
 
   public var csv: CSVTable {
@@ -21,11 +21,14 @@ extension StudyResult {
         var row: [CSVValue] = [.text(study.name), .text(study.kind.rawValue), .text(model), .integer(r.seed), .integer(r.path), .text(r.solver),
                                .integer(r.steps), r.failure == nil ? .real(r.hMax) : .missing,
                                .integer(r.evaluations.eps), .integer(r.evaluations.vjp),
-                               .integer(r.gradientEvaluations.eps), .integer(r.gradientEvaluations.vjp), .real(r.seconds)]
+                               .integer(r.gradientEvaluations.eps), .integer(r.gradientEvaluations.vjp), .real(r.seconds),
+                               r.storedStates.map(CSVValue.integer) ?? .missing, r.storedBytes.map(CSVValue.integer) ?? .missing,
+                               r.roundTripError.map(CSVValue.real) ?? .missing]
         for q in GradientQuantity.allCases {
           let c = r.comparison(q)
           row += r.failure == nil ? [.real(c.relativeError), .real(c.cosine), .real(c.normRatio)] : [.missing, .missing, .missing]
         }
+        row += GradientQuantity.allCases.map { r.discreteErrors[$0].map(CSVValue.real) ?? .missing }
         row += [.text(r.failure == nil ? "ok" : "failed"), r.failure.map(CSVValue.text) ?? .missing]
         try table.append(row)
       }

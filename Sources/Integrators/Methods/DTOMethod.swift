@@ -20,6 +20,8 @@ public struct DTOMethod: GradientMethod {
   public var name: String { Self.entry.name }
   public var label: String { "dto/\(sampler.rawValue)" }
   public var dynamics: Dynamics { sampler.dynamics }
+  /// DTO is the exact gradient of its own sampler.
+  public var discreteReference: (any GradientMethod)? { self }
 
   public init(_ given: GradientOptions, defaults: GradientOptions = GradientOptions()) throws {
     try given.reject([.states, .weight, .rk45States, .rtol, .atol], method: "dto")

@@ -8,7 +8,7 @@ import DiffusionCore
 ///
 /// Cost: N eps (sampling; exact states: the RK45 forward solve instead) + M VJPs, plus d x (10 per lambda-panel)
 /// exponentials and two products with Q per step. Memory: recorded states O(N d), Q (d x d), the last k residuals.
-public struct GaussianLinearAdjointMethod: GradientMethod {
+public struct GaussianLinearAdjointMethod: SweepBackMethod {
   public static let firstOrder = entry("adjointdeis-gl-1", order: 1, "adjoint with a Gaussian linear part, k = 1 (--linear-part isotropic|gaussian)")
   public static let secondOrderMultistep = entry("adjointdeis-gl-2m", order: 2, "adjoint with a Gaussian linear part, 2M")
   public static let thirdOrderMultistep = entry("adjointdeis-gl-3m", order: 3, "adjoint with a Gaussian linear part, 3M")
@@ -31,17 +31,14 @@ public struct GaussianLinearAdjointMethod: GradientMethod {
   public var order: Int
   public var linearPart: LinearPartKind
   public var statistics: DataStatistics?
-  public var sampler: SamplerKind
-  public var samplerSteps: Int
-  public var adjointSteps: Int
-  public var states: StateChoice
-  public var grid: GridSpacing
-  public var noise: NoiseSource
-  public var rtol: Double
-  public var atol: Double
-  public var wantParameters: Bool
+  public var settings: SweepSettings
 
-  public var dynamics: Dynamics { sampler.dynamics }
+  public var sampler: SamplerKind { settings.sampler }
+  public var samplerSteps: Int { settings.samplerSteps }
+  public var adjointSteps: Int { settings.adjointSteps }
+  public var states: StateChoice { settings.states }
+  public var grid: GridSpacing { settings.grid }
+
   public var label: String {
     "adjointdeis-gl-\(order == 1 ? "1" : "\(order)m")[\(linearPart.rawValue)]/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)"
   }
@@ -49,45 +46,28 @@ public struct GaussianLinearAdjointMethod: GradientMethod {
   public init(name: String, order: Int, given: GradientOptions, defaults: GradientOptions = GradientOptions()) throws {
     self.name = name
     self.order = order
-    try given.reject([.checkpoint, .rk45States, .weight], method: name)
     let o = GradientOptions.resolve(given, over: defaults)
     linearPart = o.linearPart ?? .gaussian
     if linearPart == .none {
       throw InvalidInput("linear-part", "none is the paper's solver: use adjointdeis-1 or adjointdeis-2m, or give isotropic or gaussian")
     }
     statistics = o.statistics
-    sampler = try GradientOptions.sampler(given, over: defaults, odeDefault: order == 1 ? .dpmSolver1 : .dpmSolver2M)
-    samplerSteps = o.samplerSteps ?? 20
-    adjointSteps = o.adjointSteps ?? samplerSteps
-    states = o.states ?? .recorded
-    grid = o.grid ?? .timeUniform
-    noise = o.noise ?? .seeded(0)
-    rtol = o.rtol ?? 1e-12
-    atol = o.atol ?? 1e-12
-    wantParameters = o.wantParameters ?? true
-    if given.noise != nil && !sampler.isSDE {
-      throw InvalidInput(given.set.contains(.seed) ? "seed" : "noise", "only the sde sampler draws noise")
-    }
-    if states != .exact { try given.reject([.rtol, .atol], method: "\(name) without exact states") }
-    try Check.positive(samplerSteps, "sampler-steps")
-    try Check.positive(adjointSteps, "steps")
-    guard rtol > 0, atol > 0, rtol.isFinite, atol.isFinite else { throw InvalidInput("rtol", "rtol and atol must be positive and finite") }
-    switch (states, sampler.isSDE) {
-    case (.exact, true):
-      throw InvalidInput("states", "exact states come from the probability-flow ODE; the SDE path has no exact form (use recorded)")
-    case (.resolved, _):
-      throw InvalidInput("states", "re-solved states are not available with a linear part (use exact or recorded)")
-    case (.recorded, _):
-      if adjointSteps != samplerSteps {
-        throw InvalidInput("steps", "recorded states of the \(sampler.rawValue) sampler exist only on its grid: M must equal N (got M = \(adjointSteps), N = \(samplerSteps))")
-      }
-    default: break
-    }
+    let rules = SweepRules(odeSampler: order == 1 ? .dpmSolver1 : .dpmSolver2M, unusedOptions: [.checkpoint, .rk45States, .weight],
+                           unavailableStates: [.resolved: "re-solved states are not available with a linear part (use exact or recorded)"])
+    settings = try SweepSettings(method: name, rules: rules, given: given, defaults: defaults)
   }
 
-  public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
-    _ = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
-    try p.z.validate(dimension: p.model.conditionDimension, steps: samplerSteps)
+  /// DTO through the same Gaussian-linear sampler (dto-gl) for recorded ODE states; DTO through the SDE sampler on
+  /// the SDE; nil for exact states.
+  public var discreteReference: (any GradientMethod)? {
+    guard states == .recorded, !sampler.isSDE else { return settings.dtoThroughSampler }
+    var o = GradientOptions()
+    (o.sampler, o.samplerSteps, o.grid, o.wantParameters) = (sampler, samplerSteps, grid, settings.wantParameters)
+    (o.linearPart, o.statistics) = (linearPart, statistics)
+    return try? GaussianLinearDTOMethod(o)
+  }
+
+  public func validateMethod<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
     _ = try Self.linearPart(linearPart, model: p.model, z: p.z, given: statistics)
   }
 
@@ -108,37 +88,23 @@ public struct GaussianLinearAdjointMethod: GradientMethod {
     return try GaussianLinearPart(statistics: statistics, kind: kind)
   }
 
-  public func gradient<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws -> GradientResult {
-    try validate(p)
-    let (model, z) = (p.model, p.z)
-    let part = try Self.linearPart(linearPart, model: model, z: z, given: statistics)
-    let samplingGrid = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
-    let scheduleGrid: TimeGrid? = z.count > 1 ? samplingGrid : nil
-    let adjoint = try GaussianLinearAdjoint(order: order, linearPart: part, dynamics: dynamics, wantParameters: wantParameters)
-    let adjointGrid = adjointSteps == samplerSteps
-      ? samplingGrid : try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: adjointSteps, spacing: grid)
-    let x0: [Double], source: AdjointStates, sampling: EvaluationCount
-    if states == .exact {
-      let reference = try ReferenceAdjoint(rtol: rtol, atol: atol, wantParameters: wantParameters)
-      let forward = try reference.sampleODE(model: model, schedule: p.schedule, T: p.T, tEps: p.tEps, xT: p.xT, z: z, samplingGrid: scheduleGrid)
-      (x0, source, sampling) = (forward.x0, .exact(forward.state), EvaluationCount(eps: forward.statistics.rhsEvaluations))
-    } else if sampler.isSDE {
-      let draws = try noise.draws(grid: samplingGrid, dimension: model.dataDimension)
-      let path = try Sampler(kind: .sde).sample(model: model, grid: samplingGrid, xT: p.xT, z: z, noise: draws)
-      (x0, source, sampling) = (path.x0, .recorded(path.states), path.evaluations)
-    } else {
-      let path = try linearSampler(part).sample(model: model, grid: samplingGrid, xT: p.xT, z: z)
-      (x0, source, sampling) = (path.x0, .recorded(path.states), path.evaluations)
-    }
-    let lossValue = p.loss.value(x0)
-    try Check.finite(lossValue, "loss")
-    let solution = try adjoint.solve(model: model, grid: adjointGrid, states: source, z: z, samplingGrid: scheduleGrid,
-                                     aX0: p.loss.gradient(x0))
+  /// Recorded ODE states come from the Gaussian-linear sampler of the method's order, so that they carry the same
+  /// linear part (docs/gaussian-linear-part.md#sampler); exact states and the SDE path from the shared forward pass.
+  public func forward<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, grids: SweepGrids) throws -> ForwardPass {
+    if states == .exact || sampler.isSDE { return try settings.forward(p, grids: grids) }
+    let part = try Self.linearPart(linearPart, model: p.model, z: p.z, given: statistics)
+    let path = try linearSampler(part).sample(model: p.model, grid: grids.sampling, xT: p.xT, z: p.z)
+    return ForwardPass(x0: path.x0, states: .recorded(path.states), sampling: path.evaluations, storedStates: path.states.count)
+  }
+
+  public func sweep<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, forward: ForwardPass, grids: SweepGrids,
+                                                       aX0: [Double]) throws -> SweepResult {
+    let part = try Self.linearPart(linearPart, model: p.model, z: p.z, given: statistics)
+    let adjoint = try GaussianLinearAdjoint(order: order, linearPart: part, dynamics: dynamics, wantParameters: settings.wantParameters)
+    let solution = try adjoint.solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z,  // invariant: the forward pass sets states
+                                     samplingGrid: grids.schedule, aX0: aX0)
     try Check.finite(solution.ax, "dL/dx_T")
-    var result = GradientResult(x0: x0, loss: lossValue, gradXT: solution.ax, gradZ: solution.az, gradTheta: solution.atheta,
-                                sampling: sampling, adjoint: solution.evaluations)
-    result.hMax = adjointGrid.hMax
-    return result
+    return SweepResult(solution: solution, storedStates: order)
   }
 }
 

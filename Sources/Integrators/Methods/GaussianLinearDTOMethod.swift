@@ -29,6 +29,8 @@ public struct GaussianLinearDTOMethod: GradientMethod {
   public var name: String { Self.entry.name }
   public var label: String { "dto/gl-\(sampler.rawValue)[\(linearPart.rawValue)]" }
   public var dynamics: Dynamics { .ode }
+  /// DTO is the exact gradient of its own sampler.
+  public var discreteReference: (any GradientMethod)? { self }
 
   public init(_ given: GradientOptions, defaults: GradientOptions = GradientOptions()) throws {
     try given.reject([.states, .weight, .rk45States, .rtol, .atol, .checkpoint, .seed, .noise], method: "dto-gl")

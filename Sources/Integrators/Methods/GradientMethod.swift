@@ -17,6 +17,14 @@ public protocol GradientMethod: Sendable {
   func validate<M: NoisePredictor, L: GuidanceLoss>(_ problem: GradientProblem<M, L>) throws
   /// Samples x_0 and computes the gradient of `loss(x_0)`; validates first.
   func gradient<M: NoisePredictor, L: GuidanceLoss>(_ problem: GradientProblem<M, L>) throws -> GradientResult
+  /// The exact gradient of the discrete sampler this method's x_0 comes from (reverse mode through the same steps,
+  /// every state stored), against which its own gradient separates the sampler's discretization error from its
+  /// gradient's; nil when x_0 is not a grid sampler's output (exact states, RK45).
+  var discreteReference: (any GradientMethod)? { get }
+}
+
+extension GradientMethod {
+  public var discreteReference: (any GradientMethod)? { nil }
 }
 
 /// One registry line: a method's name, a one-line summary for `--help`, and how to make it from options.

@@ -50,10 +50,26 @@ public struct Sampler: Sendable {
   public let kind: SamplerKind
   public init(kind: SamplerKind) { self.kind = kind }
 
-  /// Runs the sampler from x_T at `grid.times.last` down to `grid.times[0]`.
+  /// Runs the sampler from x_T at `grid.times.last` down to `grid.times[0]`, recording the path (memory O(N d)).
   /// `noise` (SDE only) holds one standard-normal draw of d numbers per step (see `NoiseSource`).
   public func sample<M: NoisePredictor>(
     model: M, grid: TimeGrid, xT: [Double], z: Conditioning, noise: [[Double]] = []
+  ) throws -> Trajectory {
+    try walk(model: model, grid: grid, xT: xT, z: z, noise: noise, record: true)
+  }
+
+  /// x_0 alone, the same numbers as `sample(...).x0`, holding only the current state and the rule's eps history
+  /// (memory O(k d)): for the methods that re-solve their states instead of recording them.
+  public func finalState<M: NoisePredictor>(
+    model: M, grid: TimeGrid, xT: [Double], z: Conditioning, noise: [[Double]] = []
+  ) throws -> (x0: [Double], evaluations: EvaluationCount) {
+    let path = try walk(model: model, grid: grid, xT: xT, z: z, noise: noise, record: false)
+    return (path.states[0], path.evaluations)
+  }
+
+  /// The sampling loop; without `record`, the returned trajectory holds x_0 alone and no eps.
+  private func walk<M: NoisePredictor>(
+    model: M, grid: TimeGrid, xT: [Double], z: Conditioning, noise: [[Double]], record: Bool
   ) throws -> Trajectory {
     let d = model.dataDimension, n = grid.steps
     try Check.count(xT, d, "x_T")
@@ -63,19 +79,20 @@ public struct Sampler: Sendable {
       guard noise.count == n else { throw InvalidInput("noise", "the SDE sampler needs \(n) noise draws (one per step), got \(noise.count)") }
       for (i, xi) in noise.enumerated() { try Check.count(xi, d, "noise[\(i)]"); try Check.finite(xi, "noise[\(i)]") }
     }
-    var states = [[Double]](repeating: [], count: n + 1)
-    var eps = [[Double]](repeating: [], count: n + 1)
-    states[n] = xT
+    var states = [[Double]](repeating: [], count: record ? n + 1 : 1)
+    var eps = [[Double]](repeating: [], count: record ? n + 1 : 0)
+    var x = xT
     let rule = kind.rule
     var history = History(depth: rule.order)
     for step in 0..<n {
       let s = n - step, t = s - 1
-      eps[s] = try model.eps(states[s], z: z.z(step: step), t: grid.times[s], batch: 1)
-      history.push(eps[s])
-      states[t] = states[s]
-      Self.step(&states[t], from: s, to: t, grid: grid, kind: kind, history: history, xi: kind.isSDE ? noise[step] : [])
+      let e = try model.eps(x, z: z.z(step: step), t: grid.times[s], batch: 1)
+      if record { (states[s], eps[s]) = (x, e) }
+      history.push(e)
+      Self.step(&x, from: s, to: t, grid: grid, kind: kind, history: history, xi: kind.isSDE ? noise[step] : [])
     }
-    return Trajectory(grid: grid, kind: kind, states: states, eps: eps, noise: kind.isSDE ? noise : [],
+    states[0] = x
+    return Trajectory(grid: grid, kind: kind, states: states, eps: eps, noise: kind.isSDE && record ? noise : [],
                       evaluations: EvaluationCount(eps: n))
   }
 
