@@ -40,6 +40,7 @@ extension MultistepWeight: ExpressibleByArgument {}
 extension ReferenceAdjoint.StateSource: ExpressibleByArgument {}
 extension StudyKind: ExpressibleByArgument {}
 extension LinearPartKind: ExpressibleByArgument {}
+extension Parameterization: ExpressibleByArgument {}
 
 /// The registry's methods, one a line, for a command's discussion.
 func methodListHelp() -> String {

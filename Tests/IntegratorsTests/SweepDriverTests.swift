@@ -91,4 +91,43 @@ final class SweepDriverTests: XCTestCase {
     XCTAssertThrowsInvalid(try make("adjointdeis-1/recorded") { ($0.samplerSteps, $0.adjointSteps) = (10, 12) }, field: "steps")
     XCTAssertThrowsInvalid(try make("adjointdeis-gl-1/sde/exact"), field: "states")
   }
+
+  /// The reversible samplers as registry methods: the same numbers as `ReversibleGradient` called directly, their
+  /// options and qualifiers, the discrete reference (every state stored) equal to rounding, O(1) stored states.
+  func testReversibleMethodsThroughTheDriver() throws {
+    let p = try problem()
+    let grid = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: 16, spacing: .lambda)
+    let direct = try ReversibleGradient(sampler: try Rex(tableau: .midpoint, parameterization: .noise, coupling: 0.99))
+      .gradient(model: p.model, schedule: p.schedule, grid: grid, xT: p.xT, z: p.z, loss: p.loss).gradient
+    for method in [try make("rex-midpoint/noise/coupling=0.99") { ($0.samplerSteps, $0.grid) = (16, .lambda) },
+                   try make("rex-midpoint") { ($0.samplerSteps, $0.grid, $0.parameterization, $0.coupling) = (16, .lambda, .noise, 0.99) }] {
+      let r = try method.gradient(p)
+      XCTAssertEqual(r.gradXT, direct.gradXT)
+      XCTAssertEqual(r.gradZ, direct.gradZ)
+      XCTAssertEqual(r.gradTheta, direct.gradTheta)
+      XCTAssertEqual(r.statistics["stored_states"], 4, "current and start state, two parts each, whatever N")
+      let roundTrip = try XCTUnwrap(r.roundTripError)
+      XCTAssertLessThan(roundTrip, 1e-11)
+      let stored = try XCTUnwrap(method.discreteReference).gradient(p)
+      XCTAssertLessThan(SolverFixtures.relativeError(r.gradXT, stored.gradXT), 1e-10)
+      XCTAssertEqual(stored.statistics["stored_states"], 17 * 2)
+    }
+    for name in ["rex-euler", "rex-rk4", "reversible-heun", "bdia", "edict"] {
+      let r = try make(name) { $0.samplerSteps = 10 }.gradient(p)
+      XCTAssertNotNil(r.roundTripError, name)
+      XCTAssertEqual(r.sampling.vjp, 0, name)
+    }
+    XCTAssertThrowsInvalid(try make("adjointdeis-1") { $0.coupling = 0.9 }, field: "coupling")
+    XCTAssertThrowsInvalid(try make("dto") { $0.gamma = 0.9 }, field: "gamma")
+    XCTAssertThrowsInvalid(try make("bdia") { $0.coupling = 0.9 }, field: "coupling")
+    XCTAssertThrowsInvalid(try make("rex-rk4") { $0.mix = 0.9 }, field: "mix")
+    XCTAssertThrowsInvalid(try make("rex-rk4") { $0.coupling = 0 }, field: "coupling")
+    XCTAssertThrowsInvalid(try make("edict") { $0.mix = 1 }, field: "mix")
+    XCTAssertThrowsInvalid(try make("rex-rk4") { ($0.samplerSteps, $0.adjointSteps) = (10, 12) }, field: "steps")
+    XCTAssertThrowsInvalid(try make("rex-rk4/sde"), field: "sampler")
+    XCTAssertThrowsInvalid(try make("rex-rk4/recorded"), field: "states")
+    XCTAssertThrowsInvalid(try MethodSpec("rex-rk4/coupling=x"), field: "solver")
+    // zeta = 0.5 doubles the reconstruction error per step (docs/reversible-solvers.md#coupling-stability): refused
+    XCTAssertThrowsInvalid(try make("rex-rk4/coupling=0.5") { $0.samplerSteps = 80 }.gradient(p), field: "coupling")
+  }
 }

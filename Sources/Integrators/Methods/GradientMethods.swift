@@ -18,7 +18,7 @@ public enum GradientMethods {
     AdjointDPMMethod.euler,
     AdjointDPMMethod.midpoint,
     AdjointDPMMethod.rk4,
-  ]
+  ] + ReversibleMethod.entries
 
   public static var names: [String] { all.map(\.name) }
 

@@ -17,6 +17,15 @@ public enum GradientOption: String, CaseIterable, Sendable {
   /// The Gaussian linear part (docs/gaussian-linear-part.md#the-split) and a file of data statistics for it.
   case linearPart = "linear-part"
   case statistics
+  /// The reversible samplers' settings (docs/reversible-solvers.md): Rex's coupling zeta and parameterization,
+  /// BDIA's gamma, EDICT's mixing weight p.
+  case coupling
+  case parameterization
+  case gamma
+  case mix
+
+  /// The options only reversible samplers take: every other method rejects them.
+  public static let reversibleSampler: [GradientOption] = [.coupling, .parameterization, .gamma, .mix]
 }
 
 /// Where AdjointDEIS takes x_t from.
@@ -61,6 +70,11 @@ public struct GradientOptions: Sendable {
   public var linearPart: LinearPartKind?
   /// Data statistics given by the user (otherwise the model's own, if it has them).
   public var statistics: DataStatistics?
+  /// Rex's coupling zeta in (0, 1] and the parameterization of its Lawson step; BDIA's gamma; EDICT's mixing p.
+  public var coupling: Double?
+  public var parameterization: Parameterization?
+  public var gamma: Double?
+  public var mix: Double?
 
   public init() {}
 
@@ -82,6 +96,10 @@ public struct GradientOptions: Sendable {
     if rk45States != nil { o.append(.rk45States) }
     if linearPart != nil { o.append(.linearPart) }
     if statistics != nil { o.append(.statistics) }
+    if coupling != nil { o.append(.coupling) }
+    if parameterization != nil { o.append(.parameterization) }
+    if gamma != nil { o.append(.gamma) }
+    if mix != nil { o.append(.mix) }
     return o
   }
 
@@ -115,6 +133,10 @@ public struct GradientOptions: Sendable {
     m.wantParameters = wantParameters ?? other.wantParameters
     m.linearPart = try pick(linearPart, other.linearPart, .linearPart)
     m.statistics = try pick(statistics, other.statistics, .statistics)
+    m.coupling = try pick(coupling, other.coupling, .coupling)
+    m.parameterization = try pick(parameterization, other.parameterization, .parameterization)
+    m.gamma = try pick(gamma, other.gamma, .gamma)
+    m.mix = try pick(mix, other.mix, .mix)
     return m
   }
 
@@ -136,6 +158,10 @@ public struct GradientOptions: Sendable {
     r.wantParameters = given.wantParameters ?? defaults.wantParameters
     r.linearPart = given.linearPart ?? defaults.linearPart
     r.statistics = given.statistics ?? defaults.statistics
+    r.coupling = given.coupling ?? defaults.coupling
+    r.parameterization = given.parameterization ?? defaults.parameterization
+    r.gamma = given.gamma ?? defaults.gamma
+    r.mix = given.mix ?? defaults.mix
     return r
   }
 

@@ -2,7 +2,8 @@ import DiffusionCore
 
 /// A gradient method as named on the command line and in configs: `NAME[/QUALIFIER]...`, NAME from the registry
 /// (`GradientMethods`), each qualifier one option's value: a sampler (`dpm-solver-1`, `dpm-solver-2m`, `sde`),
-/// `ode` (an ODE sampler), a state source (`exact`, `recorded`, `resolved`) or a 2M weight (`paper`, `phi2`).
+/// `ode` (an ODE sampler), a state source (`exact`, `recorded`, `resolved`), a 2M weight (`paper`, `phi2`) or a
+/// reversible sampler's parameterization (`data`, `noise`) and numbers (`coupling=0.99`, `gamma=0.5`, `mix=0.9`).
 /// E.g. `rk45`, `adjointdeis-1/recorded`, `adjointdeis-2m-phi2/exact`, `adjointdeis-1/sde`, `dto/dpm-solver-2m`.
 public struct MethodSpec: Sendable, Hashable, CustomStringConvertible {
   /// The text as given: studies and the morph experiment label their rows with it.
@@ -22,7 +23,17 @@ public struct MethodSpec: Sendable, Hashable, CustomStringConvertible {
         guard current == nil else { throw InvalidInput(option, "'\(text)' sets the same option twice") }
         return value
       }
-      if q == "ode" {
+      if let eq = q.firstIndex(of: "="), let key = GradientOption(rawValue: String(q[..<eq])), [.coupling, .gamma, .mix].contains(key) {
+        // a reversible sampler's number, e.g. rex-rk4/coupling=0.99, bdia/gamma=0.5, edict/mix=0.9
+        guard let value = Double(q[q.index(after: eq)...]), value.isFinite else {
+          throw InvalidInput(option, "'\(q)' in '\(text)': \(key.rawValue) must be a finite number")
+        }
+        switch key {
+        case .coupling: o.coupling = try once(o.coupling, value)
+        case .gamma: o.gamma = try once(o.gamma, value)
+        default: o.mix = try once(o.mix, value)
+        }
+      } else if q == "ode" {
         o.dynamics = try once(o.dynamics, .ode)
       } else if let s = SamplerKind(rawValue: q) {
         o.sampler = try once(o.sampler, s)
@@ -32,9 +43,11 @@ public struct MethodSpec: Sendable, Hashable, CustomStringConvertible {
         o.weight = try once(o.weight, w)
       } else if let l = LinearPartKind(rawValue: q) {
         o.linearPart = try once(o.linearPart, l)
+      } else if let p = Parameterization(rawValue: q) {
+        o.parameterization = try once(o.parameterization, p)
       } else {
         throw InvalidInput(option, "unknown qualifier '\(q)' in '\(text)' (expected a sampler (\(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))), ode, "
-          + "a state source (\(StateChoice.allCases.map(\.rawValue).joined(separator: ", "))), a linear part (\(LinearPartKind.allCases.map(\.rawValue).joined(separator: ", "))) or a weight (\(MultistepWeight.allCases.map(\.rawValue).joined(separator: ", "))))")
+          + "a state source (\(StateChoice.allCases.map(\.rawValue).joined(separator: ", "))), a linear part (\(LinearPartKind.allCases.map(\.rawValue).joined(separator: ", "))), a parameterization (data, noise), coupling=, gamma=, mix= or a weight (\(MultistepWeight.allCases.map(\.rawValue).joined(separator: ", "))))")
       }
     }
     self.options = o

@@ -48,17 +48,49 @@ public struct ReversibleGradient: Sendable {
     public var roundTripError: Double?
   }
 
+  /// What the forward sweep keeps: the start state (for the round-trip check), the last state, and with `.stored`
+  /// every state before a step.
+  public struct Forward: Sendable {
+    public var initial: ReversibleState
+    public var final: ReversibleState
+    public var stored: [ReversibleState]
+    public var x0: [Double]
+    public var sampling: EvaluationCount
+  }
+
+  /// The reverse sweep's result: the gradients, its evaluations, and for `.reconstruct` the round-trip error.
+  public struct Backward: Sendable {
+    public var gradXT: [Double]
+    public var gradZ: [[Double]]
+    public var gradTheta: [Double]
+    public var evaluations: EvaluationCount
+    public var roundTripError: Double?
+    /// The peak number of d-vectors held (`.reconstruct`: current and start state; `.stored`: every state).
+    public var storedStates: Int
+  }
+
   /// Samples x_0 from `xT` on `grid` (descending from T) and returns L(x_0) with dL/dx_T, dL/dz, dL/dtheta.
   public func gradient<M: NoisePredictor>(model: M, schedule: NoiseSchedule, grid: TimeGrid, xT: [Double], z: Conditioning,
                                           loss: some GuidanceLoss) throws -> Result {
+    let pass = try forward(model: model, schedule: schedule, grid: grid, xT: xT, z: z)
+    let lossValue = loss.value(pass.x0)
+    try Check.finite(lossValue, "loss")
+    let back = try backward(pass, model: model, schedule: schedule, grid: grid, xT: xT, z: z, gx0: loss.gradient(pass.x0))
+    var result = GradientResult(
+      x0: pass.x0, loss: lossValue, gradXT: back.gradXT, gradZ: back.gradZ, gradTheta: back.gradTheta, sampling: pass.sampling,
+      adjoint: back.evaluations, statistics: ["stored_states": back.storedStates, "state_width": sampler.stateWidth])
+    result.hMax = grid.hMax
+    result.roundTripError = back.roundTripError
+    return Result(gradient: result, roundTripError: back.roundTripError)
+  }
+
+  /// The forward sweep: N steps keeping the current state (and every state with `.stored`).
+  public func forward<M: NoisePredictor>(model: M, schedule: NoiseSchedule, grid: TimeGrid, xT: [Double], z: Conditioning) throws -> Forward {
     let d = model.dataDimension, m = model.conditionDimension, n = grid.steps
     try Check.count(xT, d, "x_T")
     try Check.finite(xT, "x_T")
     try z.validate(dimension: m, steps: n)
-    let sampler = self.sampler
     var count = EvaluationCount()
-
-    // Forward sweep.
     let initial = try sampler.start(xT: xT, grid: grid, schedule: schedule, model: model, z: z, count: &count)
     var s = initial
     var stored: [ReversibleState] = storage == .stored ? [s] : []
@@ -68,15 +100,18 @@ public struct ReversibleGradient: Sendable {
     }
     let x0 = sampler.output(s)
     try Check.finite(x0, "x_0")
-    let lossValue = loss.value(x0)
-    try Check.finite(lossValue, "loss")
-    let gx0 = loss.gradient(x0)
+    return Forward(initial: initial, final: s, stored: stored, x0: x0, sampling: count)
+  }
+
+  /// The reverse sweep from `gx0 = dL/dx_0`: reconstruct (or read) the state before each step and pull the cotangent
+  /// back through it, then to x_T; refuses a reconstruction that drifts beyond `roundTripTolerance`.
+  public func backward<M: NoisePredictor>(_ pass: Forward, model: M, schedule: NoiseSchedule, grid: TimeGrid, xT: [Double],
+                                          z: Conditioning, gx0: [Double]) throws -> Backward {
+    let d = model.dataDimension, m = model.conditionDimension, n = grid.steps
     try Check.count(gx0, d, "dL/dx_0")
     try Check.finite(gx0, "dL/dx_0")
-    let sampling = count
-    count = EvaluationCount()
-
-    // Reverse sweep.
+    var count = EvaluationCount()
+    var s = pass.final, stored = pass.stored
     var g = sampler.outputCotangent(gx0)
     var gz = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
     var gtheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
@@ -99,10 +134,9 @@ public struct ReversibleGradient: Sendable {
     }
     let gxT = try sampler.startCotangent(g, xT: xT, grid: grid, schedule: schedule, model: model, z: z,
                                          wantParameters: wantParameters, gz: &gz[0], gtheta: &gtheta, count: &count)
-
     var roundTrip: Double? = nil
     if storage == .reconstruct {
-      let error = Self.relativeError(s, initial)
+      let error = Self.relativeError(s, pass.initial)
       guard error <= roundTripTolerance else {
         throw InvalidInput(sampler.stabilityOption, "the reverse sweep of \(sampler.label) reconstructs x_T with relative error "
           + "\(error) at N = \(n) (tolerance \(roundTripTolerance)): its inverse is unstable here, so its gradient would be wrong")
@@ -110,11 +144,8 @@ public struct ReversibleGradient: Sendable {
       roundTrip = error
     }
     let width = sampler.stateWidth
-    var result = GradientResult(
-      x0: x0, loss: lossValue, gradXT: gxT, gradZ: gz, gradTheta: gtheta, sampling: sampling, adjoint: count,
-      statistics: ["stored_states": storage == .stored ? (n + 1) * width : 2 * width, "state_width": width])
-    result.hMax = grid.hMax
-    return Result(gradient: result, roundTripError: roundTrip)
+    return Backward(gradXT: gxT, gradZ: gz, gradTheta: gtheta, evaluations: count, roundTripError: roundTrip,
+                    storedStates: storage == .stored ? (n + 1) * width : 2 * width)
   }
 
   private func diverged(step: Int, n: Int, detail: String) -> InvalidInput {
