@@ -108,7 +108,7 @@ final class BinomialCheckpointingTests: XCTestCase {
         XCTAssertEqual(r.statistics["forwards"], calls.eps)
         XCTAssertEqual(r.adjoint.vjp, calls.vjp)
         XCTAssertEqual(r.sampling.eps, n)  // the first sweep
-        XCTAssertEqual(r.statistics["stored_states"], s)
+        XCTAssertEqual(r.statistics["checkpoint_states"], s)
         XCTAssertEqual(r.statistics["checkpoint_slots"], s)
         XCTAssertEqual(r.x0, full.x0, "\(kind) S = \(s)")
         XCTAssertEqual(r.gradXT, full.gradXT, "\(kind) S = \(s)")
@@ -131,7 +131,7 @@ final class BinomialCheckpointingTests: XCTestCase {
       XCTAssertEqual(r.gradXT, full.gradXT)
       XCTAssertEqual(r.gradTheta, full.gradTheta)
       // a state holds at most the two earlier outputs the 3M step needs
-      XCTAssertLessThanOrEqual(r.statistics["stored_vectors"]!, 3 * s)
+      XCTAssertLessThanOrEqual(r.statistics["stored_states"]!, 3 * s)
     }
   }
 

@@ -69,7 +69,10 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
       let cp = try DiscretizeThenOptimize(sampler: kind, checkpoint: .every(5)).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: noise, loss: loss)
       XCTAssertLessThan(SolverFixtures.relativeError(cp.gradXT, full.gradXT), 1e-13, "\(kind)")
       XCTAssertLessThan(SolverFixtures.relativeError(cp.gradTheta, full.gradTheta), 1e-13, "\(kind)")
-      XCTAssertLessThanOrEqual(cp.statistics["stored_states"]!, 5 + 4)
+      XCTAssertLessThanOrEqual(cp.statistics["checkpoint_states"]!, 5 + 4)
+      XCTAssertEqual(full.statistics["checkpoint_states"]!, 25)
+      // in d-vectors: each kept state also holds the k - 1 eps outputs its next step needs; full storage none
+      XCTAssertLessThanOrEqual(cp.statistics["stored_states"]!, 5 * kind.rule.order + 4)
       XCTAssertEqual(full.statistics["stored_states"]!, 25)
     }
   }

@@ -13,10 +13,12 @@ import Foundation
 /// at most S states and follows Griewank's optimal schedule (`BinomialSchedule`): 1 + p(N, S) eps in all, N VJPs.
 /// The gradient is the same bit for bit under every policy: the same states, the same VJPs in the same order.
 ///
-/// `statistics`: `stored_states`, the most states x_n held at once (checkpoints and recomputed segment states; the
-/// state being advanced, the cotangents and x_0 are not counted); `stored_vectors`, the same in d-vectors, a state
-/// counting 1 + the eps outputs it holds for its next step (k - 1 at most for a k-step rule; none under `.all`);
-/// `forwards`, the eps calls in all (sampling + gradient); `checkpoint_every` or `checkpoint_slots`.
+/// `statistics` (docs/math.md#checkpointing): `stored_states`, the most d-vectors held at once for the reverse pass
+/// (docs/math.md#sweep-back's convention), a kept state counting 1 + the eps outputs it holds for its next step (at most
+/// k - 1 for a k-step rule; none under `.all`, where no state is re-advanced); `checkpoint_states`, the same count in
+/// states x_n (what `stored_states` counted before binomial checkpointing); the state being advanced, the cotangents
+/// and x_T are working memory, not counted. `forwards`, the eps calls in all (sampling + gradient);
+/// `checkpoint_every` or `checkpoint_slots`.
 public struct DiscretizeThenOptimize: Sendable {
   public var sampler: SamplerKind
   public var checkpoint: CheckpointPolicy
@@ -118,7 +120,7 @@ public struct DiscretizeThenOptimize: Sendable {
           }
           try reverseStep(s.x, step)
         })
-      statistics = ["stored_states": reversal.peakSlots, "stored_vectors": reversal.peakSize, "checkpoint_slots": slots]
+      statistics = ["stored_states": reversal.peakSize, "checkpoint_states": reversal.peakSlots, "checkpoint_slots": slots]
     case .all, .every:
       let k: Int
       if case let .every(every) = checkpoint { k = every } else { k = 1 }
@@ -157,7 +159,7 @@ public struct DiscretizeThenOptimize: Sendable {
         checkpoints[segmentStart] = nil
         segmentStart -= k
       }
-      statistics = ["stored_states": maxStored, "stored_vectors": maxVectors, "checkpoint_every": k]
+      statistics = ["stored_states": maxVectors, "checkpoint_states": maxStored, "checkpoint_every": k]
     }
     statistics["forwards"] = samplingEps + recomputedEps
     return GradientResult(
