@@ -34,7 +34,7 @@ struct GradientCommand: ParsableCommand {
   @Option(help: "RK45 relative tolerance (rk45, and exact states; default 1e-12).") var rtol: Double?
   @Option(help: "RK45 absolute tolerance (default 1e-12).") var atol: Double?
   @Option(help: "rk45 only: where x_t comes from.") var rk45States: ReferenceAdjoint.StateSource?
-  @Option(help: "dto only: keep every k-th state and recompute (O(sqrt N) memory for k ~ sqrt N).") var checkpoint: Int?
+  @Option(help: "dto only: K keeps every K-th state and recomputes (O(sqrt N) memory for K ~ sqrt N); binomial:S holds at most S states, Griewank's optimal schedule (S <= N).") var checkpoint: String?
   @Option(name: .customLong("linear-part"), help: "The exponential integrators' linear part: none (the paper's solvers) | isotropic | gaussian (docs/gaussian-linear-part.md).") var linearPart: LinearPartKind?
   @Option(help: "Rex's coupling zeta in (0, 1] (default 0.999; docs/reversible-solvers.md).") var coupling: Double?
   @Option(help: "Rex's and reversible Heun's parameterization: data (default) | noise.") var parameterization: Parameterization?
@@ -76,7 +76,7 @@ struct GradientCommand: ParsableCommand {
     given.grid = grid
     given.rtol = rtol
     given.atol = atol
-    given.checkpoint = checkpoint
+    given.checkpoint = try checkpoint.map { try CheckpointPolicy(parsing: $0) }
     given.rk45States = rk45States
     given.noise = seed.map(NoiseSource.seeded) ?? (noise != nil ? .given([]) : nil)
     given.linearPart = linearPart

@@ -55,4 +55,42 @@ final class AdjointDPMTests: XCTestCase {
       }
     }
   }
+
+  /// Least-squares slope of log(error) on log(h_max) (docs/math.md#order-fit, without its point-dropping rules: every
+  /// point here is asymptotic and above round-off, which the test checks by the local slopes).
+  static func slope(_ h: [Double], _ e: [Double]) -> Double {
+    let x = h.map { log($0) }, y = e.map { log($0) }
+    let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
+    var sxy = 0.0, sxx = 0.0
+    for i in 0..<x.count { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) * (x[i] - mx) }
+    return sxy / sxx
+  }
+
+  /// The orders of the two configurations against the RK45 reference gradient, N = M = 10 ... 160 on the lambda grid:
+  /// the authors' (`recorded`: forward by the same RK4, the 3/8 rule, on the grid; the adjoint steps back with y reset
+  /// to the forward value at each grid time) converges at fourth order, ours from DDIM's x_0 (`resolved`) at first.
+  /// Measured (this problem, dL/dx_T): recorded 4.0, resolved 1.0 (see docs/gaussian-linear-part.md#adjointdpm).
+  func testAuthorsConfigurationIsFourthOrder() throws {
+    let problem = try ToyProblem(model: SolverFixtures.mixture(), T: 1, tEps: 1e-3, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z),
+                                 loss: SolverFixtures.loss())
+    let exact = try ReferenceAdjoint(rtol: 1e-12, atol: 1e-12).gradient(
+      model: problem.model, schedule: problem.schedule, T: problem.T, tEps: problem.tEps, xT: problem.xT, z: problem.z, loss: problem.loss)
+    for (states, order) in [(StateChoice.recorded, 4.0), (.resolved, 1.0)] {
+      var h: [Double] = [], ex: [Double] = [], eth: [Double] = []
+      for n in [10, 20, 40, 80, 160] {
+        var o = GradientOptions()
+        (o.samplerSteps, o.grid, o.states) = (n, .lambda, states)
+        let r = try MethodSpec("adjointdpm-rk4").make(given: o).gradient(problem)
+        XCTAssertEqual(r.adjoint.vjp, 4 * n)
+        XCTAssertEqual(r.sampling.eps, states == .recorded ? 4 * n : n)
+        h.append(try XCTUnwrap(r.hMax))
+        ex.append(SolverFixtures.relativeError(r.gradXT, exact.gradXT))
+        eth.append(SolverFixtures.relativeError(r.gradTheta, exact.gradTheta))
+      }
+      print("adjointdpm-rk4/\(states.rawValue): h \(h)\n  dL/dx_T \(ex)\n  dL/dtheta \(eth)\n  slopes \(Self.slope(h, ex)) \(Self.slope(h, eth))")
+      XCTAssertEqual(Self.slope(h, ex), order, accuracy: 0.3, "\(states) dL/dx_T \(ex)")
+      XCTAssertEqual(Self.slope(h, eth), order, accuracy: 0.3, "\(states) dL/dtheta \(eth)")
+      XCTAssertGreaterThan(ex.last!, 1e-12, "above round-off")
+    }
+  }
 }

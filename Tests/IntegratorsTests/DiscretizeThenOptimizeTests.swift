@@ -9,12 +9,12 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
   /// Fourth-order FD, step 3e-3, on x_T, z and theta; tolerance 1e-7 relative. The step is large because the SDE
   /// case has a loss ~1e3 with gradients ~1e2: round-off (~1e-16 L / h) swamps smaller steps there (measured: at
   /// h = 1e-5 the z error is 2e-5, at 3e-3 it is 2e-9), while truncation (h^4) stays far below the tolerance.
-  func checkAgainstFiniteDifferences(_ kind: SamplerKind, z: Conditioning, checkpoint: Int? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+  func checkAgainstFiniteDifferences(_ kind: SamplerKind, z: Conditioning, checkpoint: CheckpointPolicy = .all, file: StaticString = #filePath, line: UInt = #line) throws {
     let model = try SolverFixtures.mixture()
     let grid = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 6, spacing: .lambda)
     let noise = kind.isSDE ? try NoiseSource.seeded(3).draws(grid: grid, dimension: 3) : []
     let loss = try SolverFixtures.loss()
-    let dto = try DiscretizeThenOptimize(sampler: kind, checkpointEvery: checkpoint)
+    let dto = try DiscretizeThenOptimize(sampler: kind, checkpoint: checkpoint)
     let result = try dto.gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: z, noise: noise, loss: loss)
     let sampler = Sampler(kind: kind)
     func lossOf(_ m: GaussianMixture, _ xT: [Double], _ z: Conditioning) throws -> Double {
@@ -48,7 +48,7 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
   /// The three-deep history: each eps enters three steps, so its cotangent sums three transposed coefficients.
   func testDPMSolver3M() throws {
     try checkAgainstFiniteDifferences(.dpmSolver3M, z: .constant(SolverFixtures.z))
-    try checkAgainstFiniteDifferences(.dpmSolver3M, z: .constant(SolverFixtures.z), checkpoint: 4)
+    try checkAgainstFiniteDifferences(.dpmSolver3M, z: .constant(SolverFixtures.z), checkpoint: .every(4))
     let rows: [[Double]] = (0..<6).map { (i: Int) -> [Double] in [0.1 * Double(i) - 0.2, 0.3 - 0.05 * Double(i)] }
     try checkAgainstFiniteDifferences(.dpmSolver3M, z: .perStep(rows))
   }
@@ -66,10 +66,13 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
     for kind in SamplerKind.allCases {
       let noise = kind.isSDE ? try NoiseSource.seeded(11).draws(grid: grid, dimension: 3) : []
       let full = try DiscretizeThenOptimize(sampler: kind).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: noise, loss: loss)
-      let cp = try DiscretizeThenOptimize(sampler: kind, checkpointEvery: 5).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: noise, loss: loss)
+      let cp = try DiscretizeThenOptimize(sampler: kind, checkpoint: .every(5)).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: noise, loss: loss)
       XCTAssertLessThan(SolverFixtures.relativeError(cp.gradXT, full.gradXT), 1e-13, "\(kind)")
       XCTAssertLessThan(SolverFixtures.relativeError(cp.gradTheta, full.gradTheta), 1e-13, "\(kind)")
-      XCTAssertLessThanOrEqual(cp.statistics["stored_states"]!, 5 + 4)
+      XCTAssertLessThanOrEqual(cp.statistics["checkpoint_states"]!, 5 + 4)
+      XCTAssertEqual(full.statistics["checkpoint_states"]!, 25)
+      // in d-vectors: each kept state also holds the k - 1 eps outputs its next step needs; full storage none
+      XCTAssertLessThanOrEqual(cp.statistics["stored_states"]!, 5 * kind.rule.order + 4)
       XCTAssertEqual(full.statistics["stored_states"]!, 25)
     }
   }
@@ -78,7 +81,7 @@ final class DiscretizeThenOptimizeTests: XCTestCase {
     let model = try SolverFixtures.mixture()
     let grid = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 4, spacing: .lambda)
     let loss = try SolverFixtures.loss()
-    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1, checkpointEvery: 0), field: "checkpoint")
+    XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1, checkpoint: .every(0)), field: "checkpoint")
     XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .sde).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .constant(SolverFixtures.z), noise: [], loss: loss), field: "noise")
     XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: [1, 2], z: .constant(SolverFixtures.z), loss: loss), field: "x_T")
     XCTAssertThrowsInvalid(try DiscretizeThenOptimize(sampler: .dpmSolver1).gradient(model: model, grid: grid, xT: SolverFixtures.xT, z: .perStep([[0, 0]]), loss: loss), field: "z")

@@ -88,7 +88,7 @@ final class GaussianLinearMethodTests: XCTestCase {
     XCTAssertEqual(field { try MethodSpec("adjointdeis-gl-1/none").make() }, "linear-part")
     XCTAssertEqual(field { try MethodSpec("adjointdeis-gl-2m/resolved").make() }, "states")
     XCTAssertEqual(field { try MethodSpec("adjointdeis-gl-1").make(given: options { $0.weight = .phi2 }) }, "weight")
-    XCTAssertEqual(field { try MethodSpec("adjointdpm-rk4/recorded").make() }, "states")
+    XCTAssertEqual(field { try MethodSpec("adjointdpm-rk4/recorded").make(given: options { $0.adjointSteps = 40 }) }, "steps")
     XCTAssertEqual(field { try MethodSpec("adjointdpm-rk4/sde").make() }, "sampler")
     XCTAssertEqual(field { try MethodSpec("dto-gl/sde").make() }, "sampler")
     XCTAssertEqual(field { try MethodSpec("adjointdeis-gl-1/gaussian/isotropic") }, "solver")

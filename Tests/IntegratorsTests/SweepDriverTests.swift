@@ -48,6 +48,7 @@ final class SweepDriverTests: XCTestCase {
     XCTAssertEqual(try stored("adjointdeis-3m/resolved"), 4)
     XCTAssertEqual(try stored("adjointdeis-gl-2m/recorded"), n + 1 + 2)
     XCTAssertEqual(try stored("adjointdpm-rk4/resolved"), 1 + 2 * (1 + 4))
+    XCTAssertEqual(try stored("adjointdpm-rk4/recorded"), n + 1 + 2 * (1 + 4))
     XCTAssertEqual(try stored("adjointdeis-1/sde/resolved"), n + 1)
     let exact = try make("adjointdeis-1/exact").gradient(p)
     XCTAssertEqual(exact.statistics["stored_states"].map { ($0 - 1) % 5 }, 0, "5 d-vectors per dense RK45 step, + 1")
@@ -63,7 +64,8 @@ final class SweepDriverTests: XCTestCase {
     let dto = try XCTUnwrap(try make("adjointdeis-2m/recorded") { $0.samplerSteps = 9 }.discreteReference)
     XCTAssertEqual(dto.label, "dto/dpm-solver-2m")
     XCTAssertEqual(try XCTUnwrap(try make("adjointdeis-gl-1/recorded").discreteReference).label, "dto/gl-dpm-solver-1[gaussian]")
-    XCTAssertEqual(try XCTUnwrap(try make("adjointdpm-rk4").discreteReference).label, "dto/dpm-solver-1")
+    XCTAssertEqual(try XCTUnwrap(try make("adjointdpm-rk4/resolved").discreteReference).label, "dto/dpm-solver-1")
+    XCTAssertNil(try make("adjointdpm-rk4").discreteReference)  // the authors' run samples with its own RK4 steps
     XCTAssertEqual(try XCTUnwrap(try make("dto/dpm-solver-2m").discreteReference).label, "dto/dpm-solver-2m")
     var errors: [Double] = []
     for n in [80, 320, 1280] {
@@ -84,10 +86,10 @@ final class SweepDriverTests: XCTestCase {
       XCTAssertThrowsInvalid(try make(spec) { $0.samplerSteps = Budget.Limit.steps + 1 }, field: "sampler-steps")
       XCTAssertThrowsInvalid(try make(spec) { $0.adjointSteps = 0 }, field: "steps")
       XCTAssertThrowsInvalid(try make(spec) { $0.rtol = 1e-9 }, field: "rtol")
-      XCTAssertThrowsInvalid(try make(spec) { $0.checkpoint = 3 }, field: "checkpoint")
+      XCTAssertThrowsInvalid(try make(spec) { $0.checkpoint = .every(3) }, field: "checkpoint")
     }
     XCTAssertThrowsInvalid(try make("adjointdeis-gl-1/resolved"), field: "states")
-    XCTAssertThrowsInvalid(try make("adjointdpm-rk4/recorded"), field: "states")
+    XCTAssertThrowsInvalid(try make("adjointdpm-rk4/recorded") { $0.sampler = .dpmSolver1 }, field: "sampler")
     XCTAssertThrowsInvalid(try make("adjointdeis-1/recorded") { ($0.samplerSteps, $0.adjointSteps) = (10, 12) }, field: "steps")
     XCTAssertThrowsInvalid(try make("adjointdeis-gl-1/sde/exact"), field: "states")
   }

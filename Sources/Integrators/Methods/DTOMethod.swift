@@ -3,18 +3,19 @@ import DiffusionCore
 /// `dto`: discretize-then-optimize (docs/math.md#dto), the exact gradient of the sampler's discrete output by reverse
 /// mode through its N steps (so M = N).
 ///
-/// Cost: N eps (sampling) + N VJPs, + N eps with checkpointing (each segment recomputed). Memory: O(N d) states,
-/// or O((k + N/k) d) checkpointing every k-th (docs/math.md#checkpointing).
+/// Cost: N eps (sampling) + N VJPs; checkpointing every k-th state adds N - ceil(N/k) eps (each segment recomputed),
+/// binomial with S slots 1 + p(N, S) - N (Griewank's optimum). Memory: N states, O(k + N/k) every k-th, at most S
+/// binomial (docs/math.md#checkpointing).
 public struct DTOMethod: GradientMethod {
   public static let entry = GradientMethodEntry(
-    name: "dto", summary: "discretize-then-optimize through the sampler's steps (--checkpoint K)",
+    name: "dto", summary: "discretize-then-optimize through the sampler's steps (--checkpoint K | binomial:S)",
     make: { try GaussianLinearDTOMethod.replacing(given: $0, defaults: $1) ?? DTOMethod($0, defaults: $1) })
 
   public var sampler: SamplerKind
   public var samplerSteps: Int
   public var grid: GridSpacing
   public var noise: NoiseSource
-  public var checkpointEvery: Int?
+  public var checkpoint: CheckpointPolicy
   public var wantParameters: Bool
 
   public var name: String { Self.entry.name }
@@ -32,7 +33,7 @@ public struct DTOMethod: GradientMethod {
     let adjointSteps = o.adjointSteps ?? samplerSteps
     grid = o.grid ?? .timeUniform
     noise = o.noise ?? .seeded(0)
-    checkpointEvery = o.checkpoint
+    checkpoint = o.checkpoint ?? .all
     wantParameters = o.wantParameters ?? true
     if given.noise != nil && !sampler.isSDE {
       throw InvalidInput(given.set.contains(.seed) ? "seed" : "noise", "only the sde sampler draws noise")
@@ -42,7 +43,7 @@ public struct DTOMethod: GradientMethod {
     if adjointSteps != samplerSteps {
       throw InvalidInput("steps", "dto differentiates the sampler's own steps: M must equal N (got M = \(adjointSteps), N = \(samplerSteps))")
     }
-    _ = try DiscretizeThenOptimize(sampler: sampler, checkpointEvery: checkpointEvery)
+    try checkpoint.validate(steps: samplerSteps)
   }
 
   public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
@@ -55,7 +56,7 @@ public struct DTOMethod: GradientMethod {
     try validate(p)
     let grid = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: self.grid)
     let draws = sampler.isSDE ? try noise.draws(grid: grid, dimension: p.model.dataDimension) : []
-    var result = try DiscretizeThenOptimize(sampler: sampler, checkpointEvery: checkpointEvery, wantParameters: wantParameters)
+    var result = try DiscretizeThenOptimize(sampler: sampler, checkpoint: checkpoint, wantParameters: wantParameters)
       .gradient(model: p.model, grid: grid, xT: p.xT, z: p.z, noise: draws, loss: p.loss)
     result.hMax = grid.hMax
     return result

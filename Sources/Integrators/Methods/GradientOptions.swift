@@ -61,8 +61,8 @@ public struct GradientOptions: Sendable {
   public var noise: NoiseSource?
   public var rtol: Double?
   public var atol: Double?
-  /// DTO's checkpoint interval.
-  public var checkpoint: Int?
+  /// DTO's checkpointing (`K` or `binomial:S`).
+  public var checkpoint: CheckpointPolicy?
   public var rk45States: ReferenceAdjoint.StateSource?
   /// Whether to compute dL/dtheta (a context setting, not a user option).
   public var wantParameters: Bool?
