@@ -132,4 +132,16 @@ final class SweepDriverTests: XCTestCase {
     // zeta = 0.5 doubles the reconstruction error per step (docs/reversible-solvers.md#coupling-stability): refused
     XCTAssertThrowsInvalid(try make("rex-rk4/coupling=0.5") { $0.samplerSteps = 80 }.gradient(p), field: "coupling")
   }
+
+  /// `checkpoint=` names DTO's checkpointing in a method name (for studies): binomial DTO gives full storage's gradient.
+  func testCheckpointQualifier() throws {
+    let p = try problem()
+    let full = try make("dto/dpm-solver-2m").gradient(p)
+    let binomial = try make("dto/dpm-solver-2m/checkpoint=binomial:3").gradient(p)
+    XCTAssertEqual(binomial.gradXT, full.gradXT)
+    XCTAssertGreaterThan(binomial.sampling.eps + binomial.adjoint.eps, full.sampling.eps + full.adjoint.eps)
+    XCTAssertLessThan(binomial.statistics["stored_states"] ?? .max, full.statistics["stored_states"] ?? 0)
+    XCTAssertThrowsInvalid(try MethodSpec("dto/checkpoint=binomial:0"), field: "solver")
+    XCTAssertThrowsInvalid(try make("dto/checkpoint=5") { $0.checkpoint = .every(4) }, field: "checkpoint")
+  }
 }

@@ -3,7 +3,8 @@ import DiffusionCore
 /// A gradient method as named on the command line and in configs: `NAME[/QUALIFIER]...`, NAME from the registry
 /// (`GradientMethods`), each qualifier one option's value: a sampler (`dpm-solver-1`, `dpm-solver-2m`, `sde`),
 /// `ode` (an ODE sampler), a state source (`exact`, `recorded`, `resolved`), a 2M weight (`paper`, `phi2`) or a
-/// reversible sampler's parameterization (`data`, `noise`) and numbers (`coupling=0.99`, `gamma=0.5`, `mix=0.9`).
+/// reversible sampler's parameterization (`data`, `noise`) and numbers (`coupling=0.99`, `gamma=0.5`, `mix=0.9`), or
+/// DTO's checkpointing (`checkpoint=binomial:3`, `checkpoint=5`).
 /// E.g. `rk45`, `adjointdeis-1/recorded`, `adjointdeis-2m-phi2/exact`, `adjointdeis-1/sde`, `dto/dpm-solver-2m`.
 public struct MethodSpec: Sendable, Hashable, CustomStringConvertible {
   /// The text as given: studies and the morph experiment label their rows with it.
@@ -23,7 +24,10 @@ public struct MethodSpec: Sendable, Hashable, CustomStringConvertible {
         guard current == nil else { throw InvalidInput(option, "'\(text)' sets the same option twice") }
         return value
       }
-      if let eq = q.firstIndex(of: "="), let key = GradientOption(rawValue: String(q[..<eq])), [.coupling, .gamma, .mix].contains(key) {
+      if q.hasPrefix("checkpoint=") {
+        // DTO's checkpointing, e.g. dto/dpm-solver-2m/checkpoint=binomial:3
+        o.checkpoint = try once(o.checkpoint, CheckpointPolicy(parsing: String(q.dropFirst("checkpoint=".count)), option: option))
+      } else if let eq = q.firstIndex(of: "="), let key = GradientOption(rawValue: String(q[..<eq])), [.coupling, .gamma, .mix].contains(key) {
         // a reversible sampler's number, e.g. rex-rk4/coupling=0.99, bdia/gamma=0.5, edict/mix=0.9
         guard let value = Double(q[q.index(after: eq)...]), value.isFinite else {
           throw InvalidInput(option, "'\(q)' in '\(text)': \(key.rawValue) must be a finite number")
@@ -47,7 +51,7 @@ public struct MethodSpec: Sendable, Hashable, CustomStringConvertible {
         o.parameterization = try once(o.parameterization, p)
       } else {
         throw InvalidInput(option, "unknown qualifier '\(q)' in '\(text)' (expected a sampler (\(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))), ode, "
-          + "a state source (\(StateChoice.allCases.map(\.rawValue).joined(separator: ", "))), a linear part (\(LinearPartKind.allCases.map(\.rawValue).joined(separator: ", "))), a parameterization (data, noise), coupling=, gamma=, mix= or a weight (\(MultistepWeight.allCases.map(\.rawValue).joined(separator: ", "))))")
+          + "a state source (\(StateChoice.allCases.map(\.rawValue).joined(separator: ", "))), a linear part (\(LinearPartKind.allCases.map(\.rawValue).joined(separator: ", "))), a parameterization (data, noise), coupling=, gamma=, mix=, checkpoint= or a weight (\(MultistepWeight.allCases.map(\.rawValue).joined(separator: ", "))))")
       }
     }
     self.options = o
