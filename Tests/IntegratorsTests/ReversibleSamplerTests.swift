@@ -19,6 +19,7 @@ final class ReversibleSamplerTests: XCTestCase {
     for tableau in [ButcherTableau.euler, .midpoint, .rk4] {
       for p in Parameterization.allCases { all.append(try Rex(tableau: tableau, parameterization: p, coupling: 0.999)) }
     }
+    all.append(try Rex(tableau: .heun2, parameterization: .data, coupling: 0.999))
     all.append(ReversibleHeun())
     all.append(try BDIA(gamma: 1))
     all.append(try BDIA(gamma: 0.5))
@@ -196,5 +197,15 @@ final class ReversibleSamplerTests: XCTestCase {
     XCTAssertThrowsInvalid(try gradient.gradient(model: model, schedule: schedule, grid: g, xT: SolverFixtures.xT,
                                                  z: .perStep([SolverFixtures.z]), loss: loss), field: "z")
     XCTAssertThrowsInvalid(try ReversibleGradient(sampler: try Rex(), roundTripTolerance: 0), field: "round-trip-tolerance")
+    // A final state of the wrong shape for `invert` (e.g. an image given as one vector to a two-state sampler).
+    var count = EvaluationCount()
+    let z = Conditioning.constant(SolverFixtures.z)
+    XCTAssertThrowsInvalid(try Rex().invert(ReversibleState(parts: [SolverFixtures.xT]), grid: g, schedule: schedule, model: model,
+                                            z: z, count: &count), field: "state")
+    XCTAssertThrowsInvalid(try Rex().invert(ReversibleState(parts: [SolverFixtures.xT, [1, .nan, 0]]), grid: g, schedule: schedule,
+                                            model: model, z: z, count: &count), field: "state[1]")
+    // A problem whose time range is not the grid's.
+    let problem = try GradientProblem(model: model, schedule: schedule, T: 0.9, tEps: 1e-3, xT: SolverFixtures.xT, z: z, loss: loss)
+    XCTAssertThrowsInvalid(try gradient.gradient(problem, grid: g), field: "grid")
   }
 }
