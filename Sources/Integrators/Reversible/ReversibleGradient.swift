@@ -69,6 +69,15 @@ public struct ReversibleGradient: Sendable {
     public var storedStates: Int
   }
 
+  /// The gradient for a problem on `grid`, whose ends must be the problem's t_eps and T.
+  public func gradient<M: NoisePredictor, L: GuidanceLoss>(_ problem: GradientProblem<M, L>, grid: TimeGrid) throws -> Result {
+    let tolerance = 1e-12 * max(1, abs(problem.T))
+    guard abs(grid.times[0] - problem.tEps) <= tolerance, abs(grid.times[grid.steps] - problem.T) <= tolerance else {
+      throw InvalidInput("grid", "the grid runs from \(grid.times[0]) to \(grid.times[grid.steps]), not from t_eps = \(problem.tEps) to T = \(problem.T)")
+    }
+    return try gradient(model: problem.model, schedule: problem.schedule, grid: grid, xT: problem.xT, z: problem.z, loss: problem.loss)
+  }
+
   /// Samples x_0 from `xT` on `grid` (descending from T) and returns L(x_0) with dL/dx_T, dL/dz, dL/dtheta.
   public func gradient<M: NoisePredictor>(model: M, schedule: NoiseSchedule, grid: TimeGrid, xT: [Double], z: Conditioning,
                                           loss: some GuidanceLoss) throws -> Result {

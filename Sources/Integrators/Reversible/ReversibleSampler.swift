@@ -7,6 +7,15 @@ public struct ReversibleState: Sendable, Equatable {
 
   /// Every part finite.
   public var isFinite: Bool { parts.allSatisfy { $0.allSatisfy(\.isFinite) } }
+
+  /// Throws `InvalidInput(field, ...)` unless there are `width` parts of d finite numbers each.
+  public func validate(width: Int, dimension d: Int, field: String = "state") throws {
+    guard parts.count == width else { throw InvalidInput(field, "expected \(width) vectors, got \(parts.count)") }
+    for (k, part) in parts.enumerated() {
+      try Check.count(part, d, "\(field)[\(k)]")
+      try Check.finite(part, "\(field)[\(k)]")
+    }
+  }
 }
 
 /// A sampler whose step has an exact algebraic inverse (docs/reversible-solvers.md#reversible-samplers), so the
@@ -63,17 +72,23 @@ extension ReversibleSampler {
     return (previous, g)
   }
 
-  /// Samples x_0 from x_T (N steps, O(1) memory).
+  /// Samples from x_T (N steps, O(1) memory): the final state, whose `output` is x_0.
   public func sample<M: NoisePredictor>(xT: [Double], grid: TimeGrid, schedule: NoiseSchedule, model: M, z: Conditioning,
                                         count: inout EvaluationCount) throws -> ReversibleState {
+    try Check.count(xT, model.dataDimension, "x_T")
+    try Check.finite(xT, "x_T")
+    try z.validate(dimension: model.conditionDimension, steps: grid.steps)
     var s = try start(xT: xT, grid: grid, schedule: schedule, model: model, z: z, count: &count)
     for n in 0..<grid.steps { s = try step(s, n: n, grid: grid, schedule: schedule, model: model, z: z, count: &count) }
     return s
   }
 
-  /// The state at T from the final state, by inverting all N steps.
+  /// The state at T from the final state, by inverting all N steps (the start state's parts are then all x_T up to
+  /// the round-trip error; reversible Heun's third part is k(x_T)).
   public func invert<M: NoisePredictor>(_ final: ReversibleState, grid: TimeGrid, schedule: NoiseSchedule, model: M,
                                         z: Conditioning, count: inout EvaluationCount) throws -> ReversibleState {
+    try final.validate(width: stateWidth, dimension: model.dataDimension)
+    try z.validate(dimension: model.conditionDimension, steps: grid.steps)
     var s = final
     for n in stride(from: grid.steps - 1, through: 0, by: -1) {
       s = try inverse(s, n: n, grid: grid, schedule: schedule, model: model, z: z, count: &count)
