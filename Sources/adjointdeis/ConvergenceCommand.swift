@@ -30,6 +30,8 @@ struct ConvergenceCommand: ParsableCommand {
   @Option(help: "Errors below this are treated as round-off and left out of the order fit.") var floor: Double = 1e-11
   @Option(help: "SDE: Brownian paths per seed; the strong error is the RMS over paths.") var paths: Int = 1
   @Option(help: "ODE studies: the grids' spacing (default lambda; docs/gaussian-linear-part.md#measured).") var grid: GridSpacing = .lambda
+  @Flag(name: .customLong("discrete-reference"), help: "Also compare each run with the exact gradient of its own discrete sampler (the rel_err_discrete_* columns; one more gradient per run).")
+  var discreteReference = false
   @Option(help: "Output directory (created if missing).") var out: String
   @Option(help: "Run only shard I of N (0-based, e.g. $SLURM_ARRAY_TASK_ID/4) into DIR/shards/I-of-N/; then `adjointdeis merge DIR`.")
   var shard: String?
@@ -64,6 +66,7 @@ struct ConvergenceCommand: ParsableCommand {
     study.paths = paths
     if grid != .lambda && kind == .sde { throw InvalidInput("grid", "SDE studies nest their grids in a fine path uniform in lambda") }
     study.grid = grid
+    study.compareDiscrete = discreteReference
     study.rule.floor = floor
     try study.rule.validate()
     try study.validate()

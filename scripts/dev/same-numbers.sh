@@ -21,7 +21,7 @@ cases=(
   "--config $c --solver adjointdeis-2m --linear-part gaussian --states exact --grid lambda"
   "--config $c --solver adjointdeis-gl-1/recorded --grid lambda"
   "--config $c --solver adjointdeis-gl-2m/sde --seed 2"
-  "--config $c --solver adjointdpm-rk4"
+  "--config $c --solver adjointdpm-rk4/resolved"
   "--config $c --solver adjointdpm-midpoint/exact --steps 12"
   "--config examples/mixture-discrete.json --solver adjointdeis-2m"
   "--config examples/mixture-full-cov.json --solver adjointdeis-1/exact --grid lambda"

@@ -72,12 +72,12 @@ public struct WhichGradient: Sendable {
     runs.filter { $0.study == study && $0.solver == solver }.sorted { $0.steps < $1.steps }
   }
 
-  /// The memory class of a method from its stored d-vectors at the study's smallest and largest N.
+  /// The memory class of a method from the slope of log(stored d-vectors) against log N over its two largest N
+  /// (below 0.2: constant; above 0.8: linear; between: sublinear).
   func memoryClass(_ s: [Run]) -> MemoryClass? {
-    guard let first = s.first, let last = s.last, let a = first.stored, let b = last.stored, last.steps > first.steps else { return nil }
-    if b == a { return .constant }
-    let growth = Double(b) / Double(a), steps = Double(last.steps) / Double(first.steps)
-    return growth < 0.5 * steps ? .sublinear : .linear
+    guard s.count >= 2, let a = s[s.count - 2].stored, let b = s[s.count - 1].stored, a > 0 else { return nil }
+    let slope = log(Double(b) / Double(a)) / log(Double(s[s.count - 1].steps) / Double(s[s.count - 2].steps))
+    return slope < 0.2 ? .constant : slope > 0.8 ? .linear : .sublinear
   }
 
   static func format(_ x: Double?) -> String { x.map { $0.isFinite ? String(format: "%.2g", $0) : "–" } ?? "–" }

@@ -34,6 +34,9 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
   /// Data statistics handed to every method (the linear part of docs/gaussian-linear-part.md), for models that
   /// cannot supply their own; nil: each model's own, where it has them.
   public var statistics: DataStatistics? = nil
+  /// Whether each run is also compared with the exact gradient of its own discrete sampler (`discreteReference`,
+  /// the `rel_err_discrete_*` columns): one more gradient per run, so off unless asked for.
+  public var compareDiscrete = false
 
   public init(name: String, kind: Kind, problem: StudyProblem<Model>, variant: (@Sendable (Int) throws -> StudyProblem<Model>)? = nil,
               solvers: [MethodSpec]? = nil, steps: [Int] = [5, 10, 20, 40, 80, 160, 320, 640], seeds: Int = 1) throws {
@@ -162,7 +165,7 @@ public struct ConvergenceStudy<Model: NoisePredictor>: Sendable {
       record.storedStates = r.statistics["stored_states"]
       record.storedBytes = record.storedStates.map { $0 * p.problem.model.dataDimension * MemoryLayout<Double>.size }
       record.roundTripError = r.roundTripError
-      if let twin = method.discreteReference {
+      if compareDiscrete, let twin = method.discreteReference {
         // the exact gradient of the same discrete sampler (not timed): the method's error against it is its own, the
         // reference's the sampler's
         let exact = twin.label == method.label ? r : try twin.gradient(p.problem)

@@ -136,7 +136,9 @@ public struct DiscretizeThenOptimize: Sendable {
       x0 = x.x
       g.push(loss.gradient(x0))
       var maxStored = checkpoints.count
-      var maxVectors = checkpoints.values.reduce(0) { $0 + 1 + $1.history.count }
+      // d-vectors held by the checkpoints, kept as a running count (summing them per segment made k = 1 quadratic in N)
+      var checkpointVectors = checkpoints.values.reduce(0) { $0 + 1 + $1.history.count }
+      var maxVectors = checkpointVectors
       // Reverse pass, one segment of k steps at a time, last segment first.
       var segmentStart = ((n - 1) / k) * k
       while segmentStart >= 0 {
@@ -152,11 +154,11 @@ public struct DiscretizeThenOptimize: Sendable {
           }
         }
         maxStored = max(maxStored, checkpoints.count + states.count - 1)  // states[0] is the checkpoint itself
-        maxVectors = max(maxVectors, checkpoints.values.reduce(0) { $0 + 1 + $1.history.count } + states.count - 1)
+        maxVectors = max(maxVectors, checkpointVectors + states.count - 1)
         for step in stride(from: segmentEnd - 1, through: segmentStart, by: -1) {
           try reverseStep(states[step - segmentStart], step)
         }
-        checkpoints[segmentStart] = nil
+        if let released = checkpoints.removeValue(forKey: segmentStart) { checkpointVectors -= 1 + released.history.count }
         segmentStart -= k
       }
       statistics = ["stored_states": maxVectors, "checkpoint_states": maxStored, "checkpoint_every": k]

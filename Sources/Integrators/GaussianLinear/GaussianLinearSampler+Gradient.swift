@@ -46,7 +46,8 @@ extension GaussianLinearSampler {
     }
     try Check.finite(xbar, "dL/dx_T")
     var result = GradientResult(x0: x0, loss: lossValue, gradXT: xbar, gradZ: gradZ, gradTheta: gradTheta,
-                                sampling: path.evaluations, adjoint: EvaluationCount(vjp: n))
+                                sampling: path.evaluations, adjoint: EvaluationCount(vjp: n),
+                                statistics: ["stored_states": path.states.count])
     result.hMax = grid.hMax
     return result
   }
