@@ -43,6 +43,9 @@ work = pathlib.Path(sys.argv[1])
 def same_json(a, b, where):
     if isinstance(a, dict):
         for k in a:  # fields only the new binary has are allowed
+            # stored_states now counts d-vectors (a state and the eps history kept with it), not states: a cost
+            # statistic redefined, not a computed number
+            if where.endswith(".statistics") and k == "stored_states": continue
             if k not in b: sys.exit(f"{where}: field {k} missing in new output")
             same_json(a[k], b[k], f"{where}.{k}")
     elif isinstance(a, list):
