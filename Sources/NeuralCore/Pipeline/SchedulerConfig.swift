@@ -25,6 +25,8 @@ public struct SchedulerConfig: Sendable, Equatable {
   public var predictionType: PredictionType = .epsilon
   /// "option = value: why it is not applied" for each sampling-loop option the continuous-time samplers ignore.
   public var notApplied: [String] = []
+  /// "option: why" for each option every sampler ignores (unknown to this reader, or ignored by diffusers too).
+  public var ignored: [String] = []
 
   // diffusers' sampling loop (docs/diffusers-loop.md); defaults are diffusers' for the class (`init(className:)`)
   public enum TimestepSpacing: String, CaseIterable, Sendable { case leading, trailing, linspace }
@@ -173,7 +175,7 @@ public struct SchedulerConfig: Sendable, Equatable {
         }
       case "clip_sample":
         let b = try bool(key, v)
-        if isDPM { if b { c.notApplied.append("\(key) = true: not an option of DPMSolverMultistepScheduler (diffusers ignores it too)") }; continue }
+        if isDPM { if b { c.ignored.append("\(key) = true: not an option of DPMSolverMultistepScheduler (diffusers ignores it too)") }; continue }
         c.clipSample = b
       case "thresholding": c.thresholding = try bool(key, v)
       case "clip_sample_range":
@@ -208,7 +210,7 @@ public struct SchedulerConfig: Sendable, Equatable {
       case "flow_shift", "time_shift_type":
         continue  // flow-matching options, used only with use_flow_sigmas (refused above)
       default:
-        c.notApplied.append("\(key): unknown option, ignored")
+        c.ignored.append("\(key): unknown option, ignored")
       }
     }
     if c.thresholding { c.notApplied.append("thresholding = true: shapes diffusers' sampling loop, not the model") }

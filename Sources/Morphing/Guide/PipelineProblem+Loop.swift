@@ -1,0 +1,58 @@
+import DiffusionCore
+import Integrators
+import NeuralCore
+
+/// Which sampler a pipeline run differentiates: diffusers' own loop (the pipeline's scheduler config, exactly), or
+/// the testbed's continuous-time samplers on the VP schedule interpolated between the training steps (for the
+/// convergence studies).
+public enum PipelineSampler: String, CaseIterable, Sendable {
+  case diffusers
+  case continuous
+}
+
+extension PipelineProblem {
+  /// diffusers' final sample for every image (`DiffusersLoop.sample`; the network batched over the B images).
+  /// Cost: N network calls.
+  public func loopSample<Raw>(_ loop: DiffusersLoop) throws -> [Double] where Model == EpsilonConversion<Raw> {
+    try loop.sample(model: model.model.model, xT: xT, z: z, batch: batch)
+  }
+
+  /// The exact gradient of the pixel loss on diffusers' final sample: DTO through `loop`
+  /// (docs/diffusers-loop.md#reverse-mode). Cost: N network calls + N VJPs; memory 2N states.
+  public func loopGradient<Raw>(_ loop: DiffusersLoop) throws -> GradientResult where Model == EpsilonConversion<Raw> {
+    let r = try loop.gradient(model: model.model.model, xT: xT, z: z, batch: batch, loss: loss)
+    var result = GradientResult(x0: r.x0, loss: r.loss, gradXT: r.gradXT, gradZ: [r.gradZ], gradTheta: [],
+                                sampling: EvaluationCount(eps: r.forwardCalls), adjoint: EvaluationCount(vjp: r.vjpCalls),
+                                statistics: ["stored_states": 2 * r.forwardCalls])
+    result.hMax = nil
+    return result
+  }
+}
+
+/// The cosine between an approximate method's dL/d(x_T, z) and DTO's through diffusers' loop, and the warning a
+/// pipeline run prints when it is far off (below `threshold`).
+public struct GradientCrossCheck: Sendable {
+  public static let threshold = 0.9
+  public let cosine: Double
+  public let relativeError: Double
+
+  public init(_ approximate: GradientResult, exact: GradientResult) {
+    let a = approximate.gradXT + (approximate.gradZ.first ?? []), b = exact.gradXT + (exact.gradZ.first ?? [])
+    var dot = 0.0, na = 0.0, nb = 0.0, diff = 0.0
+    for i in 0..<min(a.count, b.count) {
+      dot += a[i] * b[i]
+      na += a[i] * a[i]
+      nb += b[i] * b[i]
+      diff += (a[i] - b[i]) * (a[i] - b[i])
+    }
+    cosine = na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : (na == nb ? 1 : 0)
+    relativeError = nb > 0 ? (diff / nb).squareRoot() : diff.squareRoot()
+  }
+
+  /// One line for stderr when the method's gradient is far from the exact one, else nil.
+  public func warning(method: String) -> String? {
+    guard !(cosine >= Self.threshold) else { return nil }
+    return "warning: \(method)'s gradient is far from the exact gradient of diffusers' loop (cosine \(String(format: "%.3g", cosine)), "
+      + "relative error \(String(format: "%.3g", relativeError))): --solver dto is exact"
+  }
+}
