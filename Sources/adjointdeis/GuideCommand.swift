@@ -15,6 +15,10 @@ struct GuideCommand: ParsableCommand {
     discussion: """
       Each step samples x_0 from (x_T, z) with N sampler steps, computes the gradient with the method, and moves every
       image's (x_T, z) by lr sqrt(d + m) g / |g| (normalized), then rescales x_T to its starting norm (sphere).
+      By default the sampler is the pipeline's own diffusers loop (its scheduler config, set_timesteps(N)) and dto is
+      its exact gradient; another method's gradient is cross-checked against dto's on the first step (a warning when
+      the cosine is below 0.9), and its images and losses are the pipeline's. --pipeline-sampler continuous runs the
+      testbed's samplers on the continuous-time schedule instead.
       Writes into --out: grid.png (columns start, each method, target), loss.csv (method, step, image, loss; step K is
       after the last update), result.safetensors (x_T.<method>, x_0.<method>, z.<method>), and prints a JSON summary.
       Progress goes to stderr.
@@ -23,7 +27,7 @@ struct GuideCommand: ParsableCommand {
   @OptionGroup var inputs: PipelineOptions
   @Option(help: "Seed of x_T (with --batch) and of the SDE sampler's noise.") var seed: UInt64?
   @Option(help: "Comma-separated gradient methods, NAME[/QUALIFIER...] of the registry: \(GradientMethods.names.joined(separator: ", ")) (e.g. adjointdeis-1/sde).")
-  var methods: String = "adjointdeis-1"
+  var methods: String = "dto"
   @Option(help: "Gradient-descent steps K.") var steps: Int = 20
   @Option(name: .customLong("sampler-steps"), help: "N = M, the sampling and adjoint steps.") var samplerSteps: Int = 20
   @Option(help: "lambda | time-uniform | time-quadratic.") var grid: String = GridSpacing.timeUniform.rawValue
@@ -70,23 +74,29 @@ struct GuideCommand: ParsableCommand {
     if let statistics, !made.contains(where: { $0.1 is GaussianLinearSampling }) {
       throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
     }
-    let (_, problem) = try inputs.problem(S.self, seed: seed)
+    let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
     if let statistics {  // one image's, for each image of the batch (block-diagonal)
       let one = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: problem.shape.reduce(1, *))
       made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)))
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
+    let loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
+    if let loop { try Budget.checkPathMemory(steps: 2 * samplerSteps, dimension: problem.batch * problem.shape.reduce(1, *)) }
 
-    let sampled = { (p: PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>, kind: SamplerKind) in
-      try p.sample(kind, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
-    }
-    let start = try sampled(problem, .dpmSolver1)
+    let start = try loop.map { try problem.loopSample($0) } ?? problem.sample(.dpmSolver1, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
     var traces: [GuideTrace] = []
     for (method, gradientMethod) in made {
-      let outputSampler = method.outputSampler
-      let guideMethod = GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>(
-        name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
-        sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
+      let guideMethod: GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>
+      if let loop {
+        guideMethod = .onLoop(loop, name: method.rawValue, method: Self.isLoopDTO(method) ? nil : gradientMethod) { warning in
+          FileHandle.standardError.write(Data((warning + "\n").utf8))
+        }
+      } else {
+        let outputSampler = method.outputSampler
+        guideMethod = GuideMethod(
+          name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
+          sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
+      }
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
         let left = Double(steps - step) * perStep
         FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left\n",
@@ -95,6 +105,12 @@ struct GuideCommand: ParsableCommand {
       traces.append(trace)
     }
     try write(traces, start: start, problem: problem, to: outURL)
+  }
+
+  /// `dto` as given (no sampler qualifier): on diffusers' loop, the loop's own exact gradient.
+  static func isLoopDTO(_ method: MorphMethod) -> Bool {
+    guard case let .gradient(spec) = method else { return false }
+    return spec.name == "dto" && spec.options.sampler == nil && spec.options.dynamics == nil
   }
 
   private func write<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, to dir: URL) throws {

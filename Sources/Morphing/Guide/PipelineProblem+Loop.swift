@@ -1,4 +1,5 @@
 import DiffusionCore
+import Foundation
 import Integrators
 import NeuralCore
 
@@ -54,5 +55,45 @@ public struct GradientCrossCheck: Sendable {
     guard !(cosine >= Self.threshold) else { return nil }
     return "warning: \(method)'s gradient is far from the exact gradient of diffusers' loop (cosine \(String(format: "%.3g", cosine)), "
       + "relative error \(String(format: "%.3g", relativeError))): --solver dto is exact"
+  }
+}
+
+extension GuideMethod {
+  /// A guided method on diffusers' loop. `method == nil`: DTO through the loop (the exact gradient; cost per step
+  /// N network calls + N VJPs). Otherwise the method's gradient, with x_0 and the loss replaced by the loop's (the
+  /// pipeline's image; N more network calls per step), checked on its first call against DTO's gradient (`warn`
+  /// receives the line when it is far off).
+  public static func onLoop<Raw>(_ loop: DiffusersLoop, name: String, method: (any GradientMethod)?,
+                                 warn: @escaping @Sendable (String) -> Void) -> GuideMethod where Model == EpsilonConversion<Raw> {
+    guard let method else { return GuideMethod(name: name, gradient: { try $0.loopGradient(loop) }, sample: { try $0.loopSample(loop) }) }
+    let first = FirstCall()
+    return GuideMethod(name: name, gradient: { p in
+      var r = try p.gradient(method)
+      if first.claim() {
+        let exact = try p.loopGradient(loop)
+        if let line = GradientCrossCheck(r, exact: exact).warning(method: method.label) { warn(line) }
+        (r.x0, r.loss) = (exact.x0, exact.loss)
+        r.sampling = r.sampling + exact.sampling
+        r.adjoint = r.adjoint + exact.adjoint
+      } else {
+        r.x0 = try p.loopSample(loop)
+        r.loss = p.loss.value(r.x0)
+        r.sampling.eps += loop.timesteps.count
+      }
+      return r
+    }, sample: { try $0.loopSample(loop) })
+  }
+}
+
+/// True exactly once (thread-safe): a guided run's first gradient call.
+final class FirstCall: @unchecked Sendable {
+  private var used = false
+  private let lock = NSLock()
+  func claim() -> Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    if used { return false }
+    used = true
+    return true
   }
 }
