@@ -2,7 +2,7 @@ import DiffusionCore
 import Foundation
 
 /// One network call of diffusers' loop and the update after it, in the form every supported scheduler shares
-/// (docs/diffusers-loop.md#one-form): with `o` the network's raw output at `timestep` on the state x,
+/// (docs/diffusers-loop.md#one-form-for-all-three-schedulers): with `o` the network's raw output at `timestep` on the state x,
 /// - `X = cx x + co o` (the x_0 prediction) and `E = ex x + eo o` (the eps prediction),
 /// - the step's model output `m = aD clamp(X) + aE E + aX x`,
 /// - `x_next = A x + sum_j w[j] m_{i-j}` (j < w.count: a multistep rule's history, newest first).
@@ -100,7 +100,7 @@ public struct DiffusersLoop: Sendable {
 
   /// (X, E) coefficients of diffusers' prediction conversion at (alpha, sigma) = (sqrt(abar), sqrt(1 - abar)):
   /// epsilon: X = (x - sigma o)/alpha, E = o; sample: X = o, E = (x - alpha o)/sigma; v: X = alpha x - sigma o,
-  /// E = alpha o + sigma x (docs/diffusers-loop.md#prediction).
+  /// E = alpha o + sigma x (docs/diffusers-loop.md#prediction-types).
   static func conversion(_ p: PredictionType, alpha: Double, sigma: Double) -> (cx: Double, co: Double, ex: Double, eo: Double) {
     switch p {
     case .epsilon: return (1 / alpha, -sigma / alpha, 0, 1)
@@ -109,7 +109,7 @@ public struct DiffusersLoop: Sendable {
     }
   }
 
-  /// DPMSolverMultistep's steps (docs/diffusers-loop.md#dpmsolver-multistep): the order each step uses, the
+  /// DPMSolverMultistep's steps (docs/diffusers-loop.md#dpmsolvermultistepscheduler): the order each step uses, the
   /// conversion to x_0 (dpmsolver++) or eps (dpmsolver), and the multistep update as weights on the model outputs.
   static func multistep(config: SchedulerConfig, timesteps: [Int], sigmas: [Double], plusPlus: Bool) -> [DiffusersStep] {
     let n = timesteps.count
