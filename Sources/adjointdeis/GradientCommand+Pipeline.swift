@@ -13,7 +13,7 @@ struct PipelineGradientOptions: ParsableArguments {
   /// A toy run (--config) takes none of these.
   func rejectWithoutPipeline() throws {
     let given: [(String, Bool)] = [
-      ("scheduler-config", inputs.schedulerConfig != nil), ("pipeline-sampler", inputs.pipelineSampler != .diffusers), ("x-T", inputs.xT != nil), ("class-labels", inputs.classLabels != nil), ("batch", inputs.batch != nil), ("z", inputs.z != nil),
+      ("scheduler-config", inputs.schedulerConfig != nil), ("pipeline-sampler", inputs.pipelineSampler != .diffusers), ("variant", inputs.variant != nil), ("x-T", inputs.xT != nil), ("class-labels", inputs.classLabels != nil), ("batch", inputs.batch != nil), ("z", inputs.z != nil),
       ("target", inputs.target != nil), ("mask", inputs.mask != nil), ("output", output != nil),
     ]
     if let (option, _) = given.first(where: { $0.1 }) { throw InvalidInput(option, "goes with --pipeline (a toy config holds its own inputs)") }

@@ -17,8 +17,8 @@ struct GuideCommand: ParsableCommand {
       image's (x_T, z) by lr sqrt(d + m) g / |g| (normalized), then rescales x_T to its starting norm (sphere).
       By default the sampler is the pipeline's own diffusers loop (its scheduler config, set_timesteps(N)) and dto is
       its exact gradient; another method's gradient is cross-checked against dto's on the first step (a warning when
-      the cosine is below 0.9), and its images and losses are the pipeline's. --pipeline-sampler continuous runs the
-      testbed's samplers on the continuous-time schedule instead.
+      the cosine is below 0.9 or the relative error above 0.5), and its images and losses are the pipeline's.
+      --pipeline-sampler continuous runs the testbed's samplers on the continuous-time schedule instead.
       Writes into --out: grid.png (columns start, each method, target), loss.csv (method, step, image, loss; step K is
       after the last update), result.safetensors (x_T.<method>, x_0.<method>, z.<method>), and prints a JSON summary.
       Progress goes to stderr.

@@ -31,6 +31,7 @@ struct PipelineOptions: ParsableArguments {
   var target: String?
   @Option(help: "masked-squared-distance: the mask (PNG, 255 = match; or safetensors tensor mask).") var mask: String?
   @Option(help: "The network's arithmetic: float32 | float64.") var dtype: NetworkPrecision = .float32
+  @Option(help: "A weights variant: unet/diffusion_pytorch_model.<VARIANT>.safetensors (e.g. fp16; read into --dtype).") var variant: String?
   @Option(name: .customLong("pipeline-sampler"), help: """
     diffusers (default): the pipeline's own loop, set_timesteps(N) and scheduler.step as its scheduler config says, \
     differentiated exactly (--solver dto); continuous: the testbed's samplers on the continuous-time schedule \
@@ -49,7 +50,7 @@ struct PipelineOptions: ParsableArguments {
   func problem<S: BLASScalar>(_: S.Type, seed: UInt64?) throws -> (DiffusionPipeline<S>, PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>) {
     guard let pipeline else { throw InvalidInput("pipeline", "missing") }
     let loaded = try DiffusionPipeline<S>.load(
-      directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) })
+      directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) }, variant: variant)
     let file = loaded.schedulerFile?.lastPathComponent ?? "scheduler"
     for note in loaded.scheduler.ignored { FileHandle.standardError.write(Data("note: \(file): \(note)\n".utf8)) }
     if pipelineSampler == .continuous {

@@ -153,7 +153,27 @@ final class DiffusersLoopTests: XCTestCase {
     XCTAssertGreaterThan(DenoisedClamp.threshold(ratio: 0.8, maxValue: 10).threshold(x[0..<40]).q, 1)
   }
 
+  /// `--variant fp16`: diffusers' half-precision save of a fixture UNet loads into Float32 and Float64 as the float16
+  /// rounding of the float32 weights; without the variant the error names the variant to give.
+  func testFP16VariantLoadsAsTheHalfPrecisionRoundingOfTheWeights() throws {
+    let folder = Self.loop.appendingPathComponent("unet-fp16")
+    let full = try DiffusionPipeline<Double>.load(directory: Self.pipelines.appendingPathComponent("ddpm-linear-epsilon/unet"))
+    let half = try DiffusionPipeline<Double>.load(directory: folder, variant: "fp16")
+    XCTAssertEqual(half.unet.parameters.count, full.unet.parameters.count)
+    var differing = 0
+    for (h, f) in zip(half.unet.parameters, full.unet.parameters) {
+      XCTAssertEqual(h, Double(Float(Float16(Float(f)))))
+      if h != f { differing += 1 }
+    }
+    XCTAssertGreaterThan(differing, half.unet.parameters.count / 2)  // the weights really were rounded to half
+    XCTAssertEqual(try DiffusionPipeline<Float>.load(directory: folder, variant: "fp16").unet.parameters.map(Double.init), half.unet.parameters)
+    XCTAssertThrowsError(try DiffusionPipeline<Float>.load(directory: folder)) { XCTAssertTrue("\($0)".contains("--variant fp16"), "\($0)") }
+    XCTAssertThrowsError(try DiffusionPipeline<Float>.load(directory: folder, variant: "../x")) { XCTAssertEqual(($0 as? InvalidInput)?.field, "variant") }
+  }
+
   func testConfigsTheLoopCannotReproduceAreRefusedNamingTheOption() throws {
+    let euler = Data(#"{"_class_name": "EulerDiscreteScheduler"}"#.utf8)
+    XCTAssertThrowsError(try SchedulerConfig.parse(euler)) { XCTAssertTrue("\($0)".contains("--scheduler-config"), "\($0)") }
     var c = try Self.scheduler("dpmpp-2-linspace-eps")
     c.loopUnsupported = ["use_karras_sigmas = true: its sigma spacing is not reproduced"]
     XCTAssertThrowsError(try DiffusersLoop(config: c, steps: 10)) { XCTAssertTrue("\($0)".contains("use_karras_sigmas") && "\($0)".contains("--pipeline-sampler continuous"), "\($0)") }
