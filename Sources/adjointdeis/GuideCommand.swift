@@ -19,8 +19,10 @@ struct GuideCommand: ParsableCommand {
       its exact gradient; another method's gradient is cross-checked against dto's on the first step (a warning when
       the cosine is below 0.9 or the relative error above 0.5), and its images and losses are the pipeline's.
       --pipeline-sampler continuous runs the testbed's samplers on the continuous-time schedule instead.
-      Writes into --out: grid.png (columns start, each method, target), loss.csv (method, step, image, loss; step K is
-      after the last update), result.safetensors (x_T.<method>, x_0.<method>, z.<method>), and prints a JSON summary.
+      Writes into --out: grid.png (columns start, each method's last and best iterate, target), loss.csv (method,
+      step, image, loss; step K is after the last update), result.safetensors (x_T.<method>, x_0.<method>,
+      z.<method>, and per image the lowest-loss iterate of loss.csv: x_T.best.<method>, x_0.best.<method>,
+      z.best.<method>), and prints a JSON summary (with each image's best loss and the step it came from).
       Progress goes to stderr.
       """)
 
@@ -85,7 +87,8 @@ struct GuideCommand: ParsableCommand {
 
     let start = try loop.map { try problem.loopSample($0) } ?? problem.sample(.dpmSolver1, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
     var traces: [GuideTrace] = []
-    for (method, gradientMethod) in made {
+    for (index, (method, gradientMethod)) in made.enumerated() {
+      let methodsAfter = made.count - 1 - index
       let guideMethod: GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>
       if let loop {
         guideMethod = .onLoop(loop, name: method.rawValue, method: Self.isLoopDTO(method) ? nil : gradientMethod) { warning in
@@ -98,9 +101,9 @@ struct GuideCommand: ParsableCommand {
           sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
       }
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
-        let left = Double(steps - step) * perStep
-        FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left\n",
-                                                   method.rawValue, step, steps, loss, perStep, left).utf8))
+        let left = Double(steps - step) * perStep, overall = left + Double(methodsAfter * steps) * perStep
+        FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left (~%.0f s for all methods at this pace)\n",
+                                                   method.rawValue, step, steps, loss, perStep, left, overall).utf8))
       }
       traces.append(trace)
     }
@@ -118,7 +121,10 @@ struct GuideCommand: ParsableCommand {
     let (c, h, w) = (problem.shape[0], problem.shape[1], problem.shape[2])
     var grid = ImageGrid(channels: c, height: h, width: w)
     grid.add("start", start)
-    for t in traces { grid.add(t.method, t.x0) }
+    for t in traces {
+      grid.add(t.method, t.x0)
+      grid.add(t.method + " best", t.bestX0)
+    }
     if problem.loss.kind != .linear { grid.add("target", problem.loss.target) }
     try grid.pixels().write(to: dir.appendingPathComponent("grid.png"))
     var csv = "method,step,image,loss\n"
@@ -133,6 +139,9 @@ struct GuideCommand: ParsableCommand {
       entries.append(.init("x_T." + name, shape: shape, doubles: t.xT))
       entries.append(.init("x_0." + name, shape: shape, doubles: t.x0))
       if !t.z.isEmpty { entries.append(.init("z." + name, shape: [problem.batch, t.z.count / problem.batch], doubles: t.z)) }
+      entries.append(.init("x_T.best." + name, shape: shape, doubles: t.bestXT))
+      entries.append(.init("x_0.best." + name, shape: shape, doubles: t.bestX0))
+      if !t.z.isEmpty { entries.append(.init("z.best." + name, shape: [problem.batch, t.z.count / problem.batch], doubles: t.bestZ)) }
     }
     try SafeTensorsFile.write(entries, to: dir.appendingPathComponent("result.safetensors"))
     let startLoss = problem.loss.perSample(start)
@@ -142,6 +151,8 @@ struct GuideCommand: ParsableCommand {
         JSON.object([
           ("method", .string(t.method)),
           ("final_loss", .numbers(t.losses.last ?? [])),
+          ("best_loss", .numbers(t.bestLoss)),
+          ("best_step", .array(t.bestStep.map(JSON.integer))),
           ("seconds_per_step", .number(t.stepSeconds / Double(max(1, t.losses.count - 1)))),
           ("nfe", .object([("eps", .integer(t.evaluations.eps)), ("vjp", .integer(t.evaluations.vjp))])),
         ])

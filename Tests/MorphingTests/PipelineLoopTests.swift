@@ -57,7 +57,8 @@ final class PipelineLoopTests: XCTestCase {
     XCTAssertTrue(far.warning(method: "adjointdeis-1")?.contains("adjointdeis-1") == true)
   }
 
-  /// Three guided steps with DTO through the loop lower the loss; the trace's image is the loop's sample of its x_T;
+  /// Three guided steps with DTO through the loop lower the loss; the trace's image is the loop's sample of its x_T,
+  /// and its best iterate the lowest loss of the trace;
   /// an approximate method on the loop reports the loop's losses (its first loss is the loop's start loss).
   func testGuidedDescentOnTheLoop() throws {
     var rng = SeededGenerator(seed: 9)
@@ -67,6 +68,12 @@ final class PipelineLoopTests: XCTestCase {
     let exact = try guide.run(GuideMethod<Model>.onLoop(loop, name: "dto", method: nil) { _ in }, on: pr)
     XCTAssertLessThan(exact.losses[3][0], 0.9 * exact.losses[0][0])
     XCTAssertEqual(exact.x0, try pr.moved(xT: exact.xT, z: exact.z).loopSample(loop))
+    // the best iterate is the lowest loss of the trace (what loss.csv holds), and its x_0 is the loop's image of its x_T
+    let column = exact.losses.map { $0[0] }
+    XCTAssertEqual(exact.bestLoss, [column.min()!])
+    XCTAssertEqual(exact.bestStep, [column.firstIndex(of: column.min()!)!])
+    XCTAssertEqual(pr.loss.perSample(exact.bestX0), exact.bestLoss)
+    XCTAssertEqual(exact.bestX0, try pr.moved(xT: exact.bestXT, z: exact.bestZ).loopSample(loop))
     var given = GradientOptions()
     given.samplerSteps = 6
     let method = try MethodSpec("adjointdeis-1").make(given: given, defaults: PipelineDefaults.gradientOptions())

@@ -57,7 +57,7 @@ public struct GradientCrossCheck: Sendable {
   public func warning(method: String) -> String? {
     guard !(cosine >= Self.minimumCosine && relativeError <= Self.maximumRelativeError) else { return nil }
     return "warning: \(method)'s gradient is far from the exact gradient of diffusers' loop (cosine \(String(format: "%.3g", cosine)), "
-      + "relative error \(String(format: "%.3g", relativeError))): --solver dto is exact"
+      + "relative error \(String(format: "%.3g", relativeError))): dto, the default, is exact"
   }
 }
 
