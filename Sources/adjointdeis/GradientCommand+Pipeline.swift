@@ -36,9 +36,9 @@ extension GradientCommand {
   /// The options that shape the testbed's continuous-time samplers and adjoints: none of them means anything for
   /// DTO through diffusers' loop, whose timesteps and update are the scheduler config's.
   private var continuousOnlyOptions: [(String, Bool)] {
-    [("sampler", sampler != nil), ("steps", steps != nil), ("grid", grid != nil), ("states", states != nil), ("weight", weight != nil),
+    [("steps", steps != nil), ("grid", grid != nil), ("states", states != nil), ("weight", weight != nil),
      ("noise", noise != nil), ("rtol", rtol != nil), ("atol", atol != nil), ("rk45-states", rk45States != nil),
-     ("checkpoint", checkpoint != nil), ("linear-part", linearPart != nil), ("statistics", statistics != nil)]
+     ("checkpoint", checkpoint != nil)]
   }
 
   private func runPipeline<S: BLASScalar>(_: S.Type, output: String) throws {
@@ -48,11 +48,14 @@ extension GradientCommand {
     let defaults = PipelineDefaults.gradientOptions(noiseSeed: seed ?? 0)
     let onLoop = inputs.pipelineSampler == .diffusers
     // the default is the exact gradient of what is sampled: DTO (through diffusers' loop unless --pipeline-sampler continuous)
-    let exactLoop = onLoop && (solver?.name ?? "dto") == "dto" && solver?.options.sampler == nil
+    // (`--sampler`, `--linear-part` or `--statistics` ask for a continuous-time method: it runs, cross-checked)
+    let exactLoop = onLoop && (solver?.name ?? "dto") == "dto" && solver?.options.sampler == nil && solver?.options.dynamics == nil
+      && solver?.options.linearPart == nil && sampler == nil && linearPart == nil && statistics == nil
     let steps = samplerSteps ?? 20
     if exactLoop {
       if let (option, _) = continuousOnlyOptions.first(where: { $0.1 }) {
-        throw InvalidInput(option, "dto through diffusers' loop takes its timesteps and update from the scheduler config: --\(option) goes with --pipeline-sampler continuous")
+        let why = option == "checkpoint" ? "keeps every state (2N; no checkpointing yet)" : "takes its timesteps and update from the scheduler config"
+        throw InvalidInput(option, "dto through diffusers' loop \(why): --\(option) goes with --pipeline-sampler continuous")
       }
     } else {
       _ = try options.makeMethod(dimension: nil, defaultSolver: "dto", defaults: defaults)  // the options, before any file
