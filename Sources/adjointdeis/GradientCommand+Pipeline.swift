@@ -13,7 +13,7 @@ struct PipelineGradientOptions: ParsableArguments {
   /// A toy run (--config) takes none of these.
   func rejectWithoutPipeline() throws {
     let given: [(String, Bool)] = [
-      ("scheduler-config", inputs.schedulerConfig != nil), ("pipeline-sampler", inputs.pipelineSampler != .diffusers), ("variant", inputs.variant != nil), ("x-T", inputs.xT != nil), ("class-labels", inputs.classLabels != nil), ("batch", inputs.batch != nil), ("z", inputs.z != nil),
+      ("scheduler-config", inputs.schedulerConfig != nil), ("pipeline-sampler", inputs.pipelineSampler != .diffusers), ("variant", inputs.variant != nil), ("timesteps", inputs.timesteps != nil), ("x-T", inputs.xT != nil), ("class-labels", inputs.classLabels != nil), ("batch", inputs.batch != nil), ("z", inputs.z != nil),
       ("target", inputs.target != nil), ("mask", inputs.mask != nil), ("output", output != nil),
     ]
     if let (option, _) = given.first(where: { $0.1 }) { throw InvalidInput(option, "goes with --pipeline (a toy config holds its own inputs)") }
@@ -52,6 +52,7 @@ extension GradientCommand {
     let exactLoop = onLoop && (solver?.name ?? "dto") == "dto" && solver?.options.sampler == nil && solver?.options.dynamics == nil
       && solver?.options.linearPart == nil && sampler == nil && linearPart == nil && statistics == nil
     let steps = samplerSteps ?? 20
+    if inputs.timesteps != nil && samplerSteps != nil { throw InvalidInput("timesteps", "give --timesteps or --sampler-steps, not both") }
     if exactLoop {
       if let (option, _) = continuousOnlyOptions.first(where: { $0.1 }) {
         let why = option == "checkpoint" ? "keeps every state (2N; no checkpointing yet)" : "takes its timesteps and update from the scheduler config"
@@ -62,11 +63,12 @@ extension GradientCommand {
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
     let loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
+    let loopSteps = loop?.timesteps.count ?? steps  // with --timesteps, their count
     let start = DispatchTime.now().uptimeNanoseconds
     let r: GradientResult, label: String
     var crossCheck: [(String, JSON)] = []
     if exactLoop, let loop {
-      try Budget.checkPathMemory(steps: 2 * steps, dimension: problem.batch * problem.shape.reduce(1, *))
+      try Budget.checkPathMemory(steps: 2 * loopSteps, dimension: problem.batch * problem.shape.reduce(1, *))
       r = try problem.loopGradient(loop)
       label = "dto/diffusers-loop"
     } else {

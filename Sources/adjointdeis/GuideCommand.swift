@@ -83,7 +83,7 @@ struct GuideCommand: ParsableCommand {
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
     let loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
-    if let loop { try Budget.checkPathMemory(steps: 2 * samplerSteps, dimension: problem.batch * problem.shape.reduce(1, *)) }
+    if let loop { try Budget.checkPathMemory(steps: 2 * loop.timesteps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
 
     let start = try loop.map { try problem.loopSample($0) } ?? problem.sample(.dpmSolver1, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
     var traces: [GuideTrace] = []

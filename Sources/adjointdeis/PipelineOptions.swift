@@ -38,17 +38,34 @@ struct PipelineOptions: ParsableArguments {
     between the training steps (--grid, --sampler; the convergence studies' setting).
     """)
   var pipelineSampler: PipelineSampler = .diffusers
+  @Option(help: "Custom timesteps for diffusers' loop, comma-separated and decreasing (set_timesteps(timesteps=...); DDPM and DPMSolverMultistep schedulers), instead of --sampler-steps.")
+  var timesteps: String?
 
   /// diffusers' loop of the loaded pipeline at N = `steps` (errors name `option`).
   func loop<S>(_ pipeline: DiffusionPipeline<S>, steps: Int, option: String = "sampler-steps") throws -> DiffusersLoop {
-    do { return try DiffusersLoop(config: pipeline.scheduler, steps: steps, option: option) } catch let e as InvalidInput where e.field == "scheduler config" {
+    do {
+      guard let timesteps else { return try DiffusersLoop(config: pipeline.scheduler, steps: steps, option: option) }
+      return try DiffusersLoop(config: pipeline.scheduler, timesteps: try customTimesteps(timesteps))
+    } catch let e as InvalidInput where e.field == "scheduler config" {
       throw InvalidInput("\(pipeline.schedulerFile?.path ?? "scheduler config")", e.reason)
+    }
+  }
+
+  /// The integers of `--timesteps`.
+  func customTimesteps(_ text: String) throws -> [Int] {
+    try text.split(separator: ",").map { part in
+      guard let k = Int(part.trimmingCharacters(in: .whitespaces)) else { throw InvalidInput("timesteps", "'\(part)' is not an integer") }
+      return k
     }
   }
 
   /// Loads and checks everything (folder, x_T, z, target, mask) before any work; notes on stderr what is not applied.
   func problem<S: BLASScalar>(_: S.Type, seed: UInt64?) throws -> (DiffusionPipeline<S>, PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>) {
     guard let pipeline else { throw InvalidInput("pipeline", "missing") }
+    if let timesteps {
+      guard pipelineSampler == .diffusers else { throw InvalidInput("timesteps", "goes with --pipeline-sampler diffusers (the loop's own timesteps)") }
+      _ = try customTimesteps(timesteps)
+    }
     let loaded = try DiffusionPipeline<S>.load(
       directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) }, variant: variant)
     let file = loaded.schedulerFile?.lastPathComponent ?? "scheduler"

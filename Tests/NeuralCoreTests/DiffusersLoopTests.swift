@@ -13,7 +13,7 @@ final class DiffusersLoopTests: XCTestCase {
   static let loop = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/pipelines/loop")
   static let pipelines = loop.deletingLastPathComponent()
 
-  struct Case: Decodable { let name: String; let unet: String; let steps: Int; let z: Bool }
+  struct Case: Decodable { let name: String; let unet: String; let steps: Int; let z: Bool; let timesteps: [Int]? }
 
   static func cases() throws -> [Case] {
     try JSONDecoder().decode([Case].self, from: Data(contentsOf: loop.appendingPathComponent("cases.json")))
@@ -81,7 +81,7 @@ final class DiffusersLoopTests: XCTestCase {
       let p = try DiffusionPipeline<Double>.load(directory: Self.pipelines.appendingPathComponent(c.unet),
                                                  schedulerOverride: Self.loop.appendingPathComponent("schedulers/\(c.name).json"))
       let ref = try reference(c)
-      let loop = try DiffusersLoop(config: p.scheduler, steps: c.steps)
+      let loop = try c.timesteps.map { try DiffusersLoop(config: p.scheduler, timesteps: $0) } ?? DiffusersLoop(config: p.scheduler, steps: c.steps)
       XCTAssertEqual(loop.timesteps, ref.timesteps, c.name)
       if let sigmas = ref.sigmas { XCTAssertEqual(loop.sigmas, sigmas, c.name) }
       let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
@@ -182,5 +182,10 @@ final class DiffusersLoopTests: XCTestCase {
     let zeroFinal = Data(#"{"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "dpmsolver"}"#.utf8)
     XCTAssertThrowsError(try SchedulerConfig.parse(zeroFinal)) { XCTAssertEqual(($0 as? InvalidInput)?.field, "final_sigmas_type") }
     XCTAssertThrowsError(try DiffusersLoop(config: try Self.scheduler("ddim-leading-eps-clip"), steps: 1001)) { XCTAssertEqual(($0 as? InvalidInput)?.field, "sampler-steps") }
+    // custom timesteps: DDIM has none; they must decrease strictly inside 0..<T
+    XCTAssertThrowsError(try DiffusersLoop(config: try Self.scheduler("ddim-leading-eps-clip"), timesteps: [999, 500])) { XCTAssertEqual(($0 as? InvalidInput)?.field, "timesteps") }
+    for bad in [[999, 999, 3], [1000, 5], [500, -1], []] {
+      XCTAssertThrowsError(try DiffusersLoop(config: try Self.scheduler("ddpm-custom-v-clip"), timesteps: bad), "\(bad)") { XCTAssertEqual(($0 as? InvalidInput)?.field, "timesteps") }
+    }
   }
 }

@@ -36,11 +36,34 @@ public struct DiffusersLoop: Sendable {
   /// The loop of `config` with `set_timesteps(n)`; errors name `option` (the step count) or the config option
   /// diffusers' loop needs and this reproduction does not have.
   public init(config: SchedulerConfig, steps n: Int, option: String = "sampler-steps") throws {
+    try Self.checkReproducible(config)
+    try self.init(config: config, resolved: try config.timesteps(steps: n, option: option), inferenceSteps: n)
+  }
+
+  /// The loop of `config` with `set_timesteps(timesteps: custom)` (DDPMScheduler and DPMSolverMultistepScheduler;
+  /// DDIMScheduler has no custom timesteps): strictly decreasing training steps in 0..<T; errors name `option`.
+  public init(config: SchedulerConfig, timesteps custom: [Int], option: String = "timesteps") throws {
+    try Self.checkReproducible(config)
+    guard config.className != "DDIMScheduler" else { throw InvalidInput(option, "DDIMScheduler.set_timesteps takes no custom timesteps (DDPMScheduler and DPMSolverMultistepScheduler do)") }
+    guard !custom.isEmpty else { throw InvalidInput(option, "give at least one timestep") }
+    if let bad = custom.first(where: { !(0..<config.trainSteps).contains($0) }) {
+      throw InvalidInput(option, "timestep \(bad) is outside 0..<\(config.trainSteps) (num_train_timesteps)")
+    }
+    for i in 1..<custom.count where custom[i] >= custom[i - 1] {
+      throw InvalidInput(option, "must decrease strictly: \(custom[i]) follows \(custom[i - 1])")
+    }
+    try self.init(config: config, resolved: custom, inferenceSteps: custom.count)
+  }
+
+  static func checkReproducible(_ config: SchedulerConfig) throws {
     if let why = config.loopUnsupported.first {
       throw InvalidInput("scheduler config", "\(why) by the diffusers loop (use --pipeline-sampler continuous, or a scheduler config without it)")
     }
+  }
+
+  private init(config: SchedulerConfig, resolved: [Int], inferenceSteps n: Int) throws {
     self.config = config
-    timesteps = try config.timesteps(steps: n, option: option)
+    timesteps = resolved
     let abar = config.alphasCumprod()
     let prediction = config.predictionType
     switch config.className {
