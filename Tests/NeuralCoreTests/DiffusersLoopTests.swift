@@ -100,7 +100,8 @@ final class DiffusersLoopTests: XCTestCase {
   }
 
   /// DTO through the loop against central differences of the loop's own loss (Float64, h = 1e-5), on a clipped DDIM
-  /// config, a thresholded DPM-Solver++ and a DPM-Solver-3 one, in x_T and z, batch 2 (thresholding is per image).
+  /// config (also in theta), a thresholded DPM-Solver++ and a DPM-Solver-3 one, in x_T and z, batch 2 (thresholding
+  /// is per image).
   func testGradientEqualsCentralDifferencesOfTheLoopsOwnOutput() throws {
     for (name, unet) in [("ddim-leading-eps-clip", "ddpm-linear-epsilon"), ("dpmpp-1-threshold", "ddpm-linear-epsilon"),
                          ("dpm-3-trailing-v-eulerfinal-20", "ddpm-linear-epsilon"), ("dpmpp-2-cosine100-sample-z", "dpmsolver-cosine-sample")] {
@@ -121,6 +122,19 @@ final class DiffusersLoopTests: XCTestCase {
         minus[i] -= h
         let fd = (try value(plus, z) - value(minus, z)) / (2 * h)
         XCTAssertEqual(r.gradXT[i], fd, accuracy: 1e-6 * max(1, abs(fd)), "\(name) dL/dx_T[\(i)]")
+      }
+      if name == "ddim-leading-eps-clip" {  // dL/dtheta: two weights of the network
+        let theta = model.parameters
+        let withTheta = try loop.gradient(model: model, xT: xT, z: z, batch: 2, loss: loss, wantParameters: true)
+        XCTAssertEqual(withTheta.gradXT, r.gradXT)
+        for i in [7, theta.count - 3] {
+          var plus = theta, minus = theta
+          plus[i] += h
+          minus[i] -= h
+          let fd = (loss.value(try loop.sample(model: model.replacingParameters(plus), xT: xT, z: z, batch: 2))
+            - loss.value(try loop.sample(model: model.replacingParameters(minus), xT: xT, z: z, batch: 2))) / (2 * h)
+          XCTAssertEqual(withTheta.gradTheta[i], fd, accuracy: 1e-6 * max(1, abs(fd)), "\(name) dL/dtheta[\(i)]")
+        }
       }
       for i in m == 0 ? [] : [0, 2 * m - 1] {
         var plus = z, minus = z
