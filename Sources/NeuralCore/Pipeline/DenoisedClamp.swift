@@ -55,7 +55,8 @@ public enum DenoisedClamp: Sendable, Equatable {
     }
   }
 
-  /// torch.quantile(|x|, ratio) (linear interpolation at rank ratio (n - 1)) and s = clamp(q, 1, sample_max_value);
+  /// torch.quantile(|x|, ratio) (linear interpolation at rank ratio (n - 1)) and s = clamp(q, 1, sample_max_value)
+  /// (torch.clamp: the lower bound first, so a sample_max_value below 1 wins);
   /// `lo`, `hi`: the positions in `x` (0-based within the image) of the two sorted entries, `w` the weight of `hi`.
   func threshold(_ x: ArraySlice<Double>) -> (s: Double, q: Double, lo: Int, hi: Int, w: Double) {
     guard case let .threshold(ratio, maxValue) = self else { return (1, 1, 0, 0, 0) }  // invariant: called for .threshold only

@@ -186,7 +186,7 @@ public struct SchedulerConfig: Sendable, Equatable {
         guard (0...1).contains(c.dynamicThresholdingRatio) else { throw InvalidInput(key, "must be in [0, 1], got \(c.dynamicThresholdingRatio)") }
       case "sample_max_value":
         c.sampleMaxValue = try double(key, v)
-        guard c.sampleMaxValue >= 1 else { throw InvalidInput(key, "must be at least 1 (torch.clamp(s, 1, sample_max_value)), got \(c.sampleMaxValue)") }
+        guard c.sampleMaxValue > 0 else { throw InvalidInput(key, "must be positive (the threshold divides by it), got \(c.sampleMaxValue)") }
       case "steps_offset":
         c.stepsOffset = try int(key, v)
         guard c.stepsOffset >= 0 else { throw InvalidInput(key, "must be >= 0, got \(c.stepsOffset)") }
