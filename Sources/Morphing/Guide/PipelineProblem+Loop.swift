@@ -15,18 +15,25 @@ extension PipelineProblem {
   /// diffusers' final sample for every image (`DiffusersLoop.sample`; the network batched over the B images).
   /// Cost: N network calls.
   public func loopSample<Raw>(_ loop: DiffusersLoop) throws -> [Double] where Model == EpsilonConversion<Raw> {
-    try loop.sample(model: model.model.model, xT: xT, z: z, batch: batch)
+    try checkPrediction(loop)
+    return try loop.sample(model: model.model.model, xT: xT, z: z, batch: batch)
   }
 
   /// The exact gradient of the pixel loss on diffusers' final sample: DTO through `loop`
   /// (docs/diffusers-loop.md#reverse-mode). Cost: N network calls + N VJPs; memory 2N states.
   public func loopGradient<Raw>(_ loop: DiffusersLoop) throws -> GradientResult where Model == EpsilonConversion<Raw> {
+    try checkPrediction(loop)
     let r = try loop.gradient(model: model.model.model, xT: xT, z: z, batch: batch, loss: loss)
-    var result = GradientResult(x0: r.x0, loss: r.loss, gradXT: r.gradXT, gradZ: [r.gradZ], gradTheta: [],
-                                sampling: EvaluationCount(eps: r.forwardCalls), adjoint: EvaluationCount(vjp: r.vjpCalls),
-                                statistics: ["stored_states": 2 * r.forwardCalls])
-    result.hMax = nil
-    return result
+    return GradientResult(x0: r.x0, loss: r.loss, gradXT: r.gradXT, gradZ: [r.gradZ], gradTheta: [],
+                          sampling: EvaluationCount(eps: r.forwardCalls), adjoint: EvaluationCount(vjp: r.vjpCalls),
+                          statistics: ["stored_states": 2 * r.forwardCalls])
+  }
+
+  /// The loop converts the raw network output itself: its prediction type must be the one the problem's model has.
+  private func checkPrediction<Raw>(_ loop: DiffusersLoop) throws where Model == EpsilonConversion<Raw> {
+    guard model.model.prediction == loop.config.predictionType else {
+      throw InvalidInput("prediction_type", "the loop's scheduler config says \(loop.config.predictionType.rawValue), the model converts \(model.model.prediction.rawValue)")
+    }
   }
 }
 
