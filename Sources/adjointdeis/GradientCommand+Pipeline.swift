@@ -37,8 +37,7 @@ extension GradientCommand {
   /// DTO through diffusers' loop, whose timesteps and update are the scheduler config's.
   private var continuousOnlyOptions: [(String, Bool)] {
     [("steps", steps != nil), ("grid", grid != nil), ("states", states != nil), ("weight", weight != nil),
-     ("noise", noise != nil), ("rtol", rtol != nil), ("atol", atol != nil), ("rk45-states", rk45States != nil),
-     ("checkpoint", checkpoint != nil)]
+     ("noise", noise != nil), ("rtol", rtol != nil), ("atol", atol != nil), ("rk45-states", rk45States != nil)]
   }
 
   private func runPipeline<S: BLASScalar>(_: S.Type, output: String) throws {
@@ -55,8 +54,7 @@ extension GradientCommand {
     if inputs.timesteps != nil && samplerSteps != nil { throw InvalidInput("timesteps", "give --timesteps or --sampler-steps, not both") }
     if exactLoop {
       if let (option, _) = continuousOnlyOptions.first(where: { $0.1 }) {
-        let why = option == "checkpoint" ? "keeps every state (2N; no checkpointing yet)" : "takes its timesteps and update from the scheduler config"
-        throw InvalidInput(option, "dto through diffusers' loop \(why): --\(option) goes with --pipeline-sampler continuous")
+        throw InvalidInput(option, "dto through diffusers' loop takes its timesteps and update from the scheduler config: --\(option) goes with --pipeline-sampler continuous")
       }
     } else {
       _ = try options.makeMethod(dimension: nil, defaultSolver: "dto", defaults: defaults)  // the options, before any file
@@ -68,8 +66,10 @@ extension GradientCommand {
     let r: GradientResult, label: String
     var crossCheck: [(String, JSON)] = []
     if exactLoop, let loop {
-      try Budget.checkPathMemory(steps: 2 * loopSteps, dimension: problem.batch * problem.shape.reduce(1, *))
-      r = try problem.loopGradient(loop)
+      if let k = checkpoint, k < 1 { throw InvalidInput("checkpoint", "must be at least 1, got \(k)") }
+      let stored = checkpoint.map { 3 * ((loopSteps + $0 - 1) / $0) + 2 * min($0, loopSteps) } ?? 2 * loopSteps
+      try Budget.checkPathMemory(steps: stored, dimension: problem.batch * problem.shape.reduce(1, *))
+      r = try problem.loopGradient(loop, checkpointEvery: checkpoint)
       label = "dto/diffusers-loop"
     } else {
       // with the image size known: the noise and statistics files (one image's statistics, for each of the B images)

@@ -146,6 +146,28 @@ final class DiffusersLoopTests: XCTestCase {
     }
   }
 
+  /// Checkpointing every k-th step gives the same gradient to the last bit, with N more forward calls.
+  func testCheckpointedGradientEqualsTheStoredOne() throws {
+    let name = "dpmpp-3-trailing-cosine-v"
+    let p = try DiffusionPipeline<Double>.load(directory: Self.pipelines.appendingPathComponent("ddpm-linear-epsilon"),
+                                               schedulerOverride: Self.loop.appendingPathComponent("schedulers/\(name).json"))
+    let loop = try DiffusersLoop(config: p.scheduler, steps: 7)
+    let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
+    var rng = SeededGenerator(seed: 21)
+    let xT = rng.normals(128), loss = try SquaredDistanceLoss(target: rng.normals(128))
+    let stored = try loop.gradient(model: model, xT: xT, z: [], batch: 2, loss: loss)
+    XCTAssertEqual(stored.recomputedCalls, 0)
+    for k in [1, 3, 7, 20] {
+      let r = try loop.gradient(model: model, xT: xT, z: [], batch: 2, loss: loss, checkpointEvery: k)
+      XCTAssertEqual(r.gradXT, stored.gradXT, "k = \(k)")
+      XCTAssertEqual(r.x0, stored.x0, "k = \(k)")
+      XCTAssertEqual([r.forwardCalls, r.recomputedCalls, r.vjpCalls], [7, 7, 7], "k = \(k)")
+    }
+    XCTAssertThrowsError(try loop.gradient(model: model, xT: xT, z: [], batch: 2, loss: loss, checkpointEvery: 0)) {
+      XCTAssertEqual(($0 as? InvalidInput)?.field, "checkpoint")
+    }
+  }
+
   /// The clamp's VJPs against central differences: clip (mask) and thresholding with s strictly inside (1, max),
   /// so that the gradient also flows through the quantile.
   func testThresholdVJPEqualsCentralDifferences() throws {

@@ -20,13 +20,14 @@ extension PipelineProblem {
   }
 
   /// The exact gradient of the pixel loss on diffusers' final sample: DTO through `loop`
-  /// (docs/diffusers-loop.md#reverse-mode). Cost: N network calls + N VJPs; memory 2N states.
-  public func loopGradient<Raw>(_ loop: DiffusersLoop) throws -> GradientResult where Model == EpsilonConversion<Raw> {
+  /// (docs/diffusers-loop.md#reverse-mode). Cost: N network calls + N VJPs; memory 2N states, or with
+  /// `checkpointEvery = k` about 3N/k + 2k states for N more network calls.
+  public func loopGradient<Raw>(_ loop: DiffusersLoop, checkpointEvery: Int? = nil) throws -> GradientResult where Model == EpsilonConversion<Raw> {
     try checkPrediction(loop)
-    let r = try loop.gradient(model: model.model.model, xT: xT, z: z, batch: batch, loss: loss)
+    let r = try loop.gradient(model: model.model.model, xT: xT, z: z, batch: batch, loss: loss, checkpointEvery: checkpointEvery)
     return GradientResult(x0: r.x0, loss: r.loss, gradXT: r.gradXT, gradZ: [r.gradZ], gradTheta: [],
-                          sampling: EvaluationCount(eps: r.forwardCalls), adjoint: EvaluationCount(vjp: r.vjpCalls),
-                          statistics: ["stored_states": 2 * r.forwardCalls])
+                          sampling: EvaluationCount(eps: r.forwardCalls), adjoint: EvaluationCount(eps: r.recomputedCalls, vjp: r.vjpCalls),
+                          statistics: ["checkpoint_every": checkpointEvery ?? 1])
   }
 
   /// The loop converts the raw network output itself: its prediction type must be the one the problem's model has.
