@@ -13,7 +13,7 @@ struct PipelineGradientOptions: ParsableArguments {
   /// A toy run (--config) takes none of these.
   func rejectWithoutPipeline() throws {
     let given: [(String, Bool)] = [
-      ("scheduler-config", inputs.schedulerConfig != nil), ("x-T", inputs.xT != nil), ("class-labels", inputs.classLabels != nil), ("batch", inputs.batch != nil), ("z", inputs.z != nil),
+      ("scheduler-config", inputs.schedulerConfig != nil), ("pipeline-sampler", inputs.pipelineSampler != .diffusers), ("variant", inputs.variant != nil), ("timesteps", inputs.timesteps != nil), ("x-T", inputs.xT != nil), ("class-labels", inputs.classLabels != nil), ("batch", inputs.batch != nil), ("z", inputs.z != nil),
       ("target", inputs.target != nil), ("mask", inputs.mask != nil), ("output", output != nil),
     ]
     if let (option, _) = given.first(where: { $0.1 }) { throw InvalidInput(option, "goes with --pipeline (a toy config holds its own inputs)") }
@@ -33,17 +33,57 @@ extension GradientCommand {
     }
   }
 
+  /// The options that shape the testbed's continuous-time samplers and adjoints: none of them means anything for
+  /// DTO through diffusers' loop, whose timesteps and update are the scheduler config's.
+  private var continuousOnlyOptions: [(String, Bool)] {
+    [("steps", steps != nil), ("grid", grid != nil), ("states", states != nil), ("weight", weight != nil),
+     ("noise", noise != nil), ("rtol", rtol != nil), ("atol", atol != nil), ("rk45-states", rk45States != nil)]
+  }
+
   private func runPipeline<S: BLASScalar>(_: S.Type, output: String) throws {
     var options = self
     options.seed = nil  // --seed draws x_T; an SDE method's noise uses it too, as a default (never rejected)
+    let inputs = pipelineOptions.inputs
     let defaults = PipelineDefaults.gradientOptions(noiseSeed: seed ?? 0)
-    _ = try options.makeMethod(dimension: nil, defaultSolver: "adjointdeis-1", defaults: defaults)  // the options, before any file
-    let (pipeline, problem) = try pipelineOptions.inputs.problem(S.self, seed: seed)
-    // with the image size known: the noise and statistics files (one image's statistics, for each of the B images)
-    let method = try options.makeMethod(dimension: problem.shape.reduce(1, *), images: problem.batch, defaultSolver: "adjointdeis-1",
-                                        defaults: defaults)
+    let onLoop = inputs.pipelineSampler == .diffusers
+    // the default is the exact gradient of what is sampled: DTO (through diffusers' loop unless --pipeline-sampler continuous)
+    // (`--sampler`, `--linear-part` or `--statistics` ask for a continuous-time method: it runs, cross-checked)
+    let exactLoop = onLoop && (solver?.name ?? "dto") == "dto" && solver?.options.sampler == nil && solver?.options.dynamics == nil
+      && solver?.options.linearPart == nil && sampler == nil && linearPart == nil && statistics == nil
+    let steps = samplerSteps ?? 20
+    if inputs.timesteps != nil && samplerSteps != nil { throw InvalidInput("timesteps", "give --timesteps or --sampler-steps, not both") }
+    if exactLoop {
+      if let (option, _) = continuousOnlyOptions.first(where: { $0.1 }) {
+        throw InvalidInput(option, "dto through diffusers' loop takes its timesteps and update from the scheduler config: --\(option) goes with --pipeline-sampler continuous")
+      }
+    } else {
+      _ = try options.makeMethod(dimension: nil, defaultSolver: "dto", defaults: defaults)  // the options, before any file
+    }
+    let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
+    let loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
+    let loopSteps = loop?.timesteps.count ?? steps  // with --timesteps, their count
     let start = DispatchTime.now().uptimeNanoseconds
-    let r = try problem.gradient(method)
+    let r: GradientResult, label: String
+    var crossCheck: [(String, JSON)] = []
+    if exactLoop, let loop {
+      if let k = checkpoint, k < 1 { throw InvalidInput("checkpoint", "must be at least 1, got \(k)") }
+      let stored = checkpoint.map { 3 * ((loopSteps + $0 - 1) / $0) + 2 * min($0, loopSteps) } ?? 2 * loopSteps
+      try Budget.checkPathMemory(steps: stored, dimension: problem.batch * problem.shape.reduce(1, *))
+      r = try problem.loopGradient(loop, checkpointEvery: checkpoint)
+      label = "dto/diffusers-loop"
+    } else {
+      // with the image size known: the noise and statistics files (one image's statistics, for each of the B images)
+      let method = try options.makeMethod(dimension: problem.shape.reduce(1, *), images: problem.batch, defaultSolver: "dto", defaults: defaults)
+      r = try problem.gradient(method)
+      label = method.label
+      if let loop {  // an approximate method: checked against the exact gradient of the pipeline's loop
+        let exact = try problem.loopGradient(loop)
+        let check = GradientCrossCheck(r, exact: exact)
+        if let warning = check.warning(method: method.label) { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
+        crossCheck = [("cross_check", .object([("cosine", .number(check.cosine)), ("relative_error", .number(check.relativeError)),
+                                               ("diffusers_loop_loss", .number(exact.loss))]))]
+      }
+    }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     try Check.finite(r.loss, "loss")
     try Check.finite(r.gradXT, "grad_x_T")
@@ -53,9 +93,9 @@ extension GradientCommand {
     var entries = [SafeTensorsFile.Entry("grad_x_T", shape: shape, doubles: r.gradXT), SafeTensorsFile.Entry("x_T", shape: shape, doubles: problem.xT),
                    SafeTensorsFile.Entry("x_0", shape: shape, doubles: r.x0)]
     if !problem.z.isEmpty { entries.append(.init("grad_z", shape: [problem.batch, problem.z.count / problem.batch], doubles: gz)) }
-    try SafeTensorsFile.write(entries, metadata: ["method": method.label, "pipeline": pipelineOptions.inputs.pipeline ?? ""],
-                              to: URL(fileURLWithPath: output))
-    let json = JSON.object([
+    try SafeTensorsFile.write(entries, metadata: ["method": label, "pipeline": inputs.pipeline ?? ""], to: URL(fileURLWithPath: output))
+    let timesteps: [(String, JSON)] = loop.map { [("timesteps", JSON.array($0.timesteps.map(JSON.integer)))] } ?? []
+    let fields: [(String, JSON)] = [
       ("loss", .number(r.loss)),
       ("loss_per_image", .numbers(problem.loss.perSample(r.x0))),
       ("grad_x_T_norm", .number(r.gradXT.map { $0 * $0 }.reduce(0, +).squareRoot())),
@@ -66,14 +106,15 @@ extension GradientCommand {
         ("gradient", .object([("eps", .integer(r.adjoint.eps)), ("vjp", .integer(r.adjoint.vjp))])),
       ])),
       ("wall_time_s", .number(seconds)),
-      ("method", .string(method.label)),
-      ("pipeline", .string(pipelineOptions.inputs.pipeline ?? "")),
+      ("method", .string(label)),
+      ("pipeline", .string(inputs.pipeline ?? "")),
       ("scheduler", .string(pipeline.schedule.name)),
+      ("pipeline_sampler", .string(inputs.pipelineSampler.rawValue)),
       ("prediction_type", .string(pipeline.scheduler.predictionType.rawValue)),
       ("shape", .array(shape.map(JSON.integer))),
       ("dtype", .string(pipelineOptions.inputs.dtype.rawValue)),
       ("output", .string(output)),
-    ])
-    print(json.render())
+    ]
+    print(JSON.object(fields + timesteps + crossCheck).render())
   }
 }

@@ -15,15 +15,21 @@ struct GuideCommand: ParsableCommand {
     discussion: """
       Each step samples x_0 from (x_T, z) with N sampler steps, computes the gradient with the method, and moves every
       image's (x_T, z) by lr sqrt(d + m) g / |g| (normalized), then rescales x_T to its starting norm (sphere).
-      Writes into --out: grid.png (columns start, each method, target), loss.csv (method, step, image, loss; step K is
-      after the last update), result.safetensors (x_T.<method>, x_0.<method>, z.<method>), and prints a JSON summary.
+      By default the sampler is the pipeline's own diffusers loop (its scheduler config, set_timesteps(N)) and dto is
+      its exact gradient; another method's gradient is cross-checked against dto's on the first step (a warning when
+      the cosine is below 0.9 or the relative error above 0.5), and its images and losses are the pipeline's.
+      --pipeline-sampler continuous runs the testbed's samplers on the continuous-time schedule instead.
+      Writes into --out: grid.png (columns start, each method's last and best iterate, target), loss.csv (method,
+      step, image, loss; step K is after the last update), result.safetensors (x_T.<method>, x_0.<method>,
+      z.<method>, and per image the lowest-loss iterate of loss.csv: x_T.best.<method>, x_0.best.<method>,
+      z.best.<method>), and prints a JSON summary (with each image's best loss and the step it came from).
       Progress goes to stderr.
       """)
 
   @OptionGroup var inputs: PipelineOptions
   @Option(help: "Seed of x_T (with --batch) and of the SDE sampler's noise.") var seed: UInt64?
   @Option(help: "Comma-separated gradient methods, NAME[/QUALIFIER...] of the registry: \(GradientMethods.names.joined(separator: ", ")) (e.g. adjointdeis-1/sde).")
-  var methods: String = "adjointdeis-1"
+  var methods: String = "dto"
   @Option(help: "Gradient-descent steps K.") var steps: Int = 20
   @Option(name: .customLong("sampler-steps"), help: "N = M, the sampling and adjoint steps.") var samplerSteps: Int = 20
   @Option(help: "lambda | time-uniform | time-quadratic.") var grid: String = GridSpacing.timeUniform.rawValue
@@ -70,31 +76,44 @@ struct GuideCommand: ParsableCommand {
     if let statistics, !made.contains(where: { $0.1 is GaussianLinearSampling }) {
       throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
     }
-    let (_, problem) = try inputs.problem(S.self, seed: seed)
+    let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
     if let statistics {  // one image's, for each image of the batch (block-diagonal)
       let one = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: problem.shape.reduce(1, *))
       made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)))
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
+    let loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
+    if let loop { try Budget.checkPathMemory(steps: 2 * loop.timesteps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
 
-    let sampled = { (p: PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>, kind: SamplerKind) in
-      try p.sample(kind, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
-    }
-    let start = try sampled(problem, .dpmSolver1)
+    let start = try loop.map { try problem.loopSample($0) } ?? problem.sample(.dpmSolver1, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
     var traces: [GuideTrace] = []
-    for (method, gradientMethod) in made {
-      let outputSampler = method.outputSampler
-      let guideMethod = GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>(
-        name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
-        sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
+    for (index, (method, gradientMethod)) in made.enumerated() {
+      let methodsAfter = made.count - 1 - index
+      let guideMethod: GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>
+      if let loop {
+        guideMethod = .onLoop(loop, name: method.rawValue, method: Self.isLoopDTO(method) ? nil : gradientMethod) { warning in
+          FileHandle.standardError.write(Data((warning + "\n").utf8))
+        }
+      } else {
+        let outputSampler = method.outputSampler
+        guideMethod = GuideMethod(
+          name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
+          sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
+      }
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
-        let left = Double(steps - step) * perStep
-        FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left\n",
-                                                   method.rawValue, step, steps, loss, perStep, left).utf8))
+        let left = Double(steps - step) * perStep, overall = left + Double(methodsAfter * steps) * perStep
+        FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left (~%.0f s for all methods at this pace)\n",
+                                                   method.rawValue, step, steps, loss, perStep, left, overall).utf8))
       }
       traces.append(trace)
     }
     try write(traces, start: start, problem: problem, to: outURL)
+  }
+
+  /// `dto` as given (no sampler qualifier): on diffusers' loop, the loop's own exact gradient.
+  static func isLoopDTO(_ method: MorphMethod) -> Bool {
+    guard case let .gradient(spec) = method else { return false }
+    return spec.name == "dto" && spec.options.sampler == nil && spec.options.dynamics == nil
   }
 
   private func write<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, to dir: URL) throws {
@@ -102,7 +121,10 @@ struct GuideCommand: ParsableCommand {
     let (c, h, w) = (problem.shape[0], problem.shape[1], problem.shape[2])
     var grid = ImageGrid(channels: c, height: h, width: w)
     grid.add("start", start)
-    for t in traces { grid.add(t.method, t.x0) }
+    for t in traces {
+      grid.add(t.method, t.x0)
+      grid.add(t.method + " best", t.bestX0)
+    }
     if problem.loss.kind != .linear { grid.add("target", problem.loss.target) }
     try grid.pixels().write(to: dir.appendingPathComponent("grid.png"))
     var csv = "method,step,image,loss\n"
@@ -117,6 +139,9 @@ struct GuideCommand: ParsableCommand {
       entries.append(.init("x_T." + name, shape: shape, doubles: t.xT))
       entries.append(.init("x_0." + name, shape: shape, doubles: t.x0))
       if !t.z.isEmpty { entries.append(.init("z." + name, shape: [problem.batch, t.z.count / problem.batch], doubles: t.z)) }
+      entries.append(.init("x_T.best." + name, shape: shape, doubles: t.bestXT))
+      entries.append(.init("x_0.best." + name, shape: shape, doubles: t.bestX0))
+      if !t.z.isEmpty { entries.append(.init("z.best." + name, shape: [problem.batch, t.z.count / problem.batch], doubles: t.bestZ)) }
     }
     try SafeTensorsFile.write(entries, to: dir.appendingPathComponent("result.safetensors"))
     let startLoss = problem.loss.perSample(start)
@@ -126,6 +151,8 @@ struct GuideCommand: ParsableCommand {
         JSON.object([
           ("method", .string(t.method)),
           ("final_loss", .numbers(t.losses.last ?? [])),
+          ("best_loss", .numbers(t.bestLoss)),
+          ("best_step", .array(t.bestStep.map(JSON.integer))),
           ("seconds_per_step", .number(t.stepSeconds / Double(max(1, t.losses.count - 1)))),
           ("nfe", .object([("eps", .integer(t.evaluations.eps)), ("vjp", .integer(t.evaluations.vjp))])),
         ])

@@ -11,6 +11,7 @@ enum NetworkPrecision: String, ExpressibleByArgument, CaseIterable {
 }
 
 extension PixelLoss.Kind: ExpressibleByArgument {}
+extension PipelineSampler: ExpressibleByArgument {}
 
 /// Options shared by `gradient --pipeline` and `guide`: the pipeline folder, x_T, z and the loss.
 struct PipelineOptions: ParsableArguments {
@@ -30,14 +31,49 @@ struct PipelineOptions: ParsableArguments {
   var target: String?
   @Option(help: "masked-squared-distance: the mask (PNG, 255 = match; or safetensors tensor mask).") var mask: String?
   @Option(help: "The network's arithmetic: float32 | float64.") var dtype: NetworkPrecision = .float32
+  @Option(help: "A weights variant: unet/diffusion_pytorch_model.<VARIANT>.safetensors (e.g. fp16; read into --dtype).") var variant: String?
+  @Option(name: .customLong("pipeline-sampler"), help: """
+    diffusers (default): the pipeline's own loop, set_timesteps(N) and scheduler.step as its scheduler config says, \
+    differentiated exactly (--solver dto); continuous: the testbed's samplers on the continuous-time schedule \
+    between the training steps (--grid, --sampler; the convergence studies' setting).
+    """)
+  var pipelineSampler: PipelineSampler = .diffusers
+  @Option(help: "Custom timesteps for diffusers' loop, comma-separated and decreasing (set_timesteps(timesteps=...); DDPM and DPMSolverMultistep schedulers), instead of --sampler-steps.")
+  var timesteps: String?
+
+  /// diffusers' loop of the loaded pipeline at N = `steps` (errors name `option`).
+  func loop<S>(_ pipeline: DiffusionPipeline<S>, steps: Int, option: String = "sampler-steps") throws -> DiffusersLoop {
+    do {
+      guard let timesteps else { return try DiffusersLoop(config: pipeline.scheduler, steps: steps, option: option) }
+      return try DiffusersLoop(config: pipeline.scheduler, timesteps: try customTimesteps(timesteps))
+    } catch let e as InvalidInput where e.field == "scheduler config" {
+      throw InvalidInput("\(pipeline.schedulerFile?.path ?? "scheduler config")", e.reason)
+    }
+  }
+
+  /// The integers of `--timesteps`.
+  func customTimesteps(_ text: String) throws -> [Int] {
+    try text.split(separator: ",").map { part in
+      guard let k = Int(part.trimmingCharacters(in: .whitespaces)) else { throw InvalidInput("timesteps", "'\(part)' is not an integer") }
+      return k
+    }
+  }
 
   /// Loads and checks everything (folder, x_T, z, target, mask) before any work; notes on stderr what is not applied.
   func problem<S: BLASScalar>(_: S.Type, seed: UInt64?) throws -> (DiffusionPipeline<S>, PipelineProblem<EpsilonConversion<UNetNoisePredictor<S>>>) {
     guard let pipeline else { throw InvalidInput("pipeline", "missing") }
+    if let timesteps {
+      guard pipelineSampler == .diffusers else { throw InvalidInput("timesteps", "goes with --pipeline-sampler diffusers (the loop's own timesteps)") }
+      _ = try customTimesteps(timesteps)
+    }
     let loaded = try DiffusionPipeline<S>.load(
-      directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) })
-    for note in loaded.scheduler.notApplied {
-      FileHandle.standardError.write(Data("note: \(loaded.schedulerFile?.lastPathComponent ?? "scheduler"): \(note) (not applied)\n".utf8))
+      directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) }, variant: variant)
+    let file = loaded.schedulerFile?.lastPathComponent ?? "scheduler"
+    for note in loaded.scheduler.ignored { FileHandle.standardError.write(Data("note: \(file): \(note)\n".utf8)) }
+    if pipelineSampler == .continuous {
+      for note in loaded.scheduler.notApplied {
+        FileHandle.standardError.write(Data("note: \(file): \(note) (not applied by --pipeline-sampler continuous)\n".utf8))
+      }
     }
     let model = try loaded.predictor()
     let shape = loaded.sampleShape

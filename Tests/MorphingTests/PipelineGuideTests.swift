@@ -53,7 +53,7 @@ final class PipelineGuideTests: XCTestCase {
                                loss: try PixelLoss(kind: .squaredDistance, target: target, dimension: d))
   }
 
-  /// `gradient --pipeline --solver dto` (the same call) against central differences of L(DDIM(x_T, z)), Float64,
+  /// `gradient --pipeline --pipeline-sampler continuous --solver dto` (the same call) against central differences of L(DDIM(x_T, z)), Float64,
   /// N = 5, h = 1e-5: agreement to 1e-6 relative (the finite difference's own error is ~1e-9 here).
   func testDTOGradientEqualsFiniteDifferencesOfTheDDIMOutput() throws {
     for name in ["ddim-scaled-linear-v", "dpmsolver-cosine-sample"] {
@@ -105,7 +105,7 @@ final class PipelineGuideTests: XCTestCase {
     for i in 0..<d { XCTAssertEqual(alone.xT[i], both.xT[d + i], accuracy: 1e-9) }
   }
 
-  /// `gradient --pipeline --linear-part isotropic --statistics FILE` (the same calls): one image's statistics,
+  /// `gradient --pipeline --solver adjointdeis-gl-1 --linear-part isotropic --statistics FILE` (the same calls): one image's statistics,
   /// block-diagonal over the batch, give each image the gradient of its own batch-1 run; without statistics the
   /// network cannot supply them and the error names the option to give.
   func testGaussianLinearGradientWithOneImagesStatisticsForEachImage() throws {

@@ -27,6 +27,29 @@ public struct GuideTrace: Sendable {
   public var evaluations = EvaluationCount()
   /// Wall time of the descent steps only (the final sampling excluded).
   public var stepSeconds = 0.0
+  /// Per image, the iterate with the lowest loss in `losses` (ties: the earliest): its step k, loss, x_T, z, x_0.
+  public var bestStep: [Int] = []
+  public var bestLoss: [Double] = []
+  public var bestXT: [Double] = []
+  public var bestZ: [Double] = []
+  public var bestX0: [Double] = []
+
+  /// Keeps, for each image, step k's iterate if its loss is below the best so far.
+  mutating func keepBest(step k: Int, losses: [Double], xT: [Double], z: [Double], x0: [Double]) {
+    let images = losses.count, d = xT.count / images, m = z.count / images
+    if bestLoss.isEmpty {
+      (bestStep, bestLoss) = ([Int](repeating: k, count: images), losses)
+      (bestXT, bestZ, bestX0) = (xT, z, x0)
+      return
+    }
+    for p in 0..<images where losses[p] < bestLoss[p] {
+      bestStep[p] = k
+      bestLoss[p] = losses[p]
+      bestXT.replaceSubrange((p * d)..<((p + 1) * d), with: xT[(p * d)..<((p + 1) * d)])
+      bestZ.replaceSubrange((p * m)..<((p + 1) * m), with: z[(p * m)..<((p + 1) * m)])
+      bestX0.replaceSubrange((p * d)..<((p + 1) * d), with: x0[(p * d)..<((p + 1) * d)])
+    }
+  }
 }
 
 /// Guided generation: gradient descent on (x_T, z) of a pixel loss, the morph experiment's projected, normalized
@@ -63,6 +86,7 @@ public struct GuidedGeneration: Sendable {
       let losses = start.loss.perSample(r.x0)
       try Check.finite(losses, "loss (\(method.name), step \(k))")
       trace.losses.append(losses)
+      trace.keepBest(step: k, losses: losses, xT: xT, z: z, x0: r.x0)
       descent.step(&xT, &z, gradient: r.gradXT, gradientZ: r.gradZ.first ?? [], start: start.xT, blocks: start.batch, lr: learningRate)
       try Check.finite(xT, "x_T (\(method.name): gradient descent diverged, lower the learning rate)")
       problem = try problem.moved(xT: xT, z: z)
@@ -74,6 +98,7 @@ public struct GuidedGeneration: Sendable {
     trace.losses.append(start.loss.perSample(trace.x0))
     trace.xT = xT
     trace.z = z
+    trace.keepBest(step: steps, losses: trace.losses[steps], xT: xT, z: z, x0: trace.x0)
     return trace
   }
 }

@@ -42,8 +42,13 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
 
   /// Loads `directory`. `schedulerOverride` (a scheduler_config.json) replaces the pipeline's scheduler and is
   /// how a bare UNet folder gets one; a bare folder without it uses diffusers' DDPMScheduler defaults
-  /// (linear betas 1e-4 to 0.02 over 1000 steps, epsilon prediction).
-  public static func load(directory: URL, schedulerOverride: URL? = nil) throws -> DiffusionPipeline {
+  /// (linear betas 1e-4 to 0.02 over 1000 steps, epsilon prediction). `variant` (e.g. fp16, as diffusers'
+  /// `save_pretrained(variant=)` names it) reads `diffusion_pytorch_model.<variant>.safetensors`, its F16/BF16/F32
+  /// weights converted to `Scalar`.
+  public static func load(directory: URL, schedulerOverride: URL? = nil, variant: String? = nil) throws -> DiffusionPipeline {
+    if let variant, variant.isEmpty || !variant.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) {
+      throw InvalidInput("variant", "'\(variant)' is not a weights variant name (e.g. fp16)")
+    }
     let fm = FileManager.default
     var isDirectory: ObjCBool = false
     guard fm.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -72,7 +77,7 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
     do { schedule = try scheduler.schedule() } catch let e as InvalidInput {
       throw InvalidInput("\(schedulerFile?.path ?? "default scheduler"): \(e.field)", e.reason)
     }
-    let (unet, classEmbedding) = try loadUNet(unetDirectory)
+    let (unet, classEmbedding) = try loadUNet(unetDirectory, variant: variant)
     guard unet.config.sampleSize != nil else {
       throw InvalidInput(unetDirectory.appendingPathComponent("config.json").path + ": sample_size", "is null: the image size is unknown")
     }
@@ -106,14 +111,19 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
 
   /// config.json and diffusion_pytorch_model.safetensors, errors prefixed with the file they are about. With
   /// num_class_embeds the table `class_embedding.weight` is split off and the network built to take its rows as z.
-  static func loadUNet(_ directory: URL) throws -> (UNet2DModel<Scalar>, [Double]?) {
+  static func loadUNet(_ directory: URL, variant: String? = nil) throws -> (UNet2DModel<Scalar>, [Double]?) {
     let fm = FileManager.default
     let configURL = directory.appendingPathComponent("config.json")
-    let weightsURL = directory.appendingPathComponent("diffusion_pytorch_model.safetensors")
+    let weightsURL = directory.appendingPathComponent("diffusion_pytorch_model\(variant.map { "." + $0 } ?? "").safetensors")
     guard fm.fileExists(atPath: configURL.path) else { throw InvalidInput(configURL.path, "missing (the UNet's config)") }
     guard fm.fileExists(atPath: weightsURL.path) else {
       let bin = directory.appendingPathComponent("diffusion_pytorch_model.bin")
-      let hint = fm.fileExists(atPath: bin.path) ? " (only a .bin is there: re-save with safe_serialization=True)" : ""
+      let variants = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).sorted().compactMap { name -> String? in
+        let parts = name.split(separator: ".")
+        return parts.count == 3 && parts[0] == "diffusion_pytorch_model" && parts[2] == "safetensors" ? String(parts[1]) : nil
+      }
+      let hint = !variants.isEmpty ? " (the folder has the variant\(variants.count > 1 ? "s" : "") \(variants.joined(separator: ", ")): give --variant \(variants[0]))"
+        : fm.fileExists(atPath: bin.path) ? " (only a .bin is there: re-save with safe_serialization=True)" : ""
       throw InvalidInput(weightsURL.path, "missing (the UNet's weights)\(hint)")
     }
     let config = try prefixingErrors(with: configURL) { try UNetConfig.load(from: configURL) }

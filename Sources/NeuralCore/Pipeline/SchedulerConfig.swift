@@ -1,10 +1,12 @@
 import DiffusionCore
 import Foundation
 
-/// The part of a diffusers scheduler config (`scheduler_config.json` of a DDPMScheduler, DDIMScheduler or
-/// DPMSolverMultistepScheduler) that defines the model: the training noise schedule and the prediction type.
-/// Options that only shape diffusers' own sampling loop are collected in `notApplied` (the testbed's samplers and
-/// `--grid` replace that loop); options that change what the model means are errors naming the option.
+/// A diffusers scheduler config (`scheduler_config.json` of a DDPMScheduler, DDIMScheduler or
+/// DPMSolverMultistepScheduler): the training noise schedule and the prediction type, which define the model, and
+/// the options of diffusers' own sampling loop, which `DiffusersLoop` reproduces (docs/diffusers-loop.md).
+/// The continuous-time samplers do not apply the loop's options: those are listed in `notApplied` for them; options
+/// that change what the model means are errors naming the option, and loop options `DiffusersLoop` does not
+/// reproduce are listed in `loopUnsupported` (refused when the loop is built).
 public struct SchedulerConfig: Sendable, Equatable {
   public enum BetaSchedule: String, CaseIterable, Sendable {
     case linear
@@ -21,10 +23,49 @@ public struct SchedulerConfig: Sendable, Equatable {
   public var betaSchedule: BetaSchedule = .linear
   public var trainedBetas: [Double]? = nil
   public var predictionType: PredictionType = .epsilon
-  /// "option = value: why it is not applied" for each sampling-loop option this testbed does not reproduce.
+  /// "option = value: why it is not applied" for each sampling-loop option the continuous-time samplers ignore.
   public var notApplied: [String] = []
+  /// "option: why" for each option every sampler ignores (unknown to this reader, or ignored by diffusers too).
+  public var ignored: [String] = []
+
+  // diffusers' sampling loop (docs/diffusers-loop.md); defaults are diffusers' for the class (`init(className:)`)
+  public enum TimestepSpacing: String, CaseIterable, Sendable { case leading, trailing, linspace }
+  public enum AlgorithmType: String, CaseIterable, Sendable {
+    case dpmSolverPlusPlus = "dpmsolver++", dpmSolver = "dpmsolver", sdeDPMSolverPlusPlus = "sde-dpmsolver++", sdeDPMSolver = "sde-dpmsolver"
+  }
+  public enum SolverType: String, CaseIterable, Sendable { case midpoint, heun }
+  public enum FinalSigmas: String, CaseIterable, Sendable { case zero, sigmaMin = "sigma_min" }
+  public var timestepSpacing: TimestepSpacing = .leading
+  public var stepsOffset = 0
+  /// DDIM, DDPM: clamp the x_0 prediction to [-clipSampleRange, clipSampleRange] (DPMSolverMultistep has no such option).
+  public var clipSample = true
+  public var clipSampleRange = 1.0
+  /// Dynamic thresholding of the x_0 prediction (all three classes; takes precedence over clip_sample).
+  public var thresholding = false
+  public var dynamicThresholdingRatio = 0.995
+  public var sampleMaxValue = 1.0
+  /// DDIM: the final step's alpha_prev is 1 (true) or alphas_cumprod[0].
+  public var setAlphaToOne = true
+  public var solverOrder = 2
+  public var algorithmType: AlgorithmType = .dpmSolverPlusPlus
+  public var solverType: SolverType = .midpoint
+  public var lowerOrderFinal = true
+  public var eulerAtFinal = false
+  public var finalSigmasType: FinalSigmas = .zero
+  public var lambdaMinClipped = -Double.infinity
+  /// "option = value: why" for each loop option `DiffusersLoop` does not reproduce (it refuses to run with them).
+  public var loopUnsupported: [String] = []
 
   public init() {}
+
+  /// diffusers' defaults for `className` (DPMSolverMultistep: linspace spacing and no clip_sample option).
+  public init(className: String) {
+    self.className = className
+    if className == "DPMSolverMultistepScheduler" {
+      timestepSpacing = .linspace
+      clipSample = false
+    }
+  }
 
   /// The training betas, as diffusers computes them (float32).
   public func betas() -> [Float] {
@@ -81,8 +122,16 @@ public struct SchedulerConfig: Sendable, Equatable {
     if let name = json["_class_name"] {
       c.className = try string("_class_name", name)
       guard supportedClasses.contains(c.className) else {
-        throw InvalidInput("_class_name", "unsupported scheduler '\(c.className)' (supported: \(supportedClasses.joined(separator: ", ")))")
+        throw InvalidInput("_class_name", "unsupported scheduler '\(c.className)' (supported: \(supportedClasses.joined(separator: ", ")); "
+          + "--scheduler-config FILE gives the pipeline one of these, e.g. the DDIMScheduler config its model was trained with)")
       }
+      c = SchedulerConfig(className: c.className)
+    }
+    let isDPM = c.className == "DPMSolverMultistepScheduler"
+    func oneOf<E: RawRepresentable & CaseIterable>(_ key: String, _ v: JSONValue, _: E.Type) throws -> E where E.RawValue == String {
+      let s = try string(key, v)
+      guard let e = E(rawValue: s) else { throw unsupported(key, v, "expected one of \(E.allCases.map(\.rawValue).joined(separator: ", "))") }
+      return e
     }
     for key in json.keys.sorted() {
       let v = json[key]!  // invariant: key comes from json.keys
@@ -119,18 +168,61 @@ public struct SchedulerConfig: Sendable, Equatable {
         }  // fixed_small / fixed_large (_log): the variance of DDPM's ancestral step, a sampling-loop choice
       case "use_flow_sigmas", "use_dynamic_shifting":
         if try bool(key, v) { throw unsupported(key, v, "flow-matching sigmas are not a VP schedule") }
-      case "clip_sample", "thresholding", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas":
-        if try bool(key, v) { c.notApplied.append("\(key) = true: shapes diffusers' sampling loop, not the model") }
+      case "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas":
+        if try bool(key, v) {
+          c.notApplied.append("\(key) = true: shapes diffusers' sampling loop, not the model")
+          c.loopUnsupported.append("\(key) = true: its sigma spacing is not reproduced")
+        }
+      case "clip_sample":
+        let b = try bool(key, v)
+        if isDPM { if b { c.ignored.append("\(key) = true: not an option of DPMSolverMultistepScheduler (diffusers ignores it too)") }; continue }
+        c.clipSample = b
+      case "thresholding": c.thresholding = try bool(key, v)
+      case "clip_sample_range":
+        c.clipSampleRange = try double(key, v)
+        guard c.clipSampleRange > 0 else { throw InvalidInput(key, "must be positive, got \(c.clipSampleRange)") }
+      case "dynamic_thresholding_ratio":
+        c.dynamicThresholdingRatio = try double(key, v)
+        guard (0...1).contains(c.dynamicThresholdingRatio) else { throw InvalidInput(key, "must be in [0, 1], got \(c.dynamicThresholdingRatio)") }
+      case "sample_max_value":
+        c.sampleMaxValue = try double(key, v)
+        guard c.sampleMaxValue > 0 else { throw InvalidInput(key, "must be positive (the threshold divides by it), got \(c.sampleMaxValue)") }
       case "steps_offset":
-        if try int(key, v) != 0 { c.notApplied.append("\(key) = \(v): the time grid is the testbed's --grid") }
-      case "timestep_spacing":
-        c.notApplied.append("\(key) = \(v): the time grid is the testbed's --grid")
-      case "set_alpha_to_one", "clip_sample_range", "sample_max_value", "dynamic_thresholding_ratio", "solver_order",
-           "algorithm_type", "solver_type", "lower_order_final", "euler_at_final", "final_sigmas_type", "lambda_min_clipped",
-           "flow_shift", "time_shift_type":
-        continue  // diffusers' sampling loop only; nothing to apply (clipping and thresholding are reported above)
+        c.stepsOffset = try int(key, v)
+        guard c.stepsOffset >= 0 else { throw InvalidInput(key, "must be >= 0, got \(c.stepsOffset)") }
+      case "timestep_spacing": c.timestepSpacing = try oneOf(key, v, TimestepSpacing.self)
+      case "set_alpha_to_one": c.setAlphaToOne = try bool(key, v)
+      case "solver_order":
+        c.solverOrder = try int(key, v)
+        guard (1...3).contains(c.solverOrder) else { throw unsupported(key, v, "diffusers' multistep updates have order 1, 2 or 3") }
+      case "algorithm_type":
+        let s = try string(key, v)
+        c.algorithmType = try s == "deis" ? .dpmSolverPlusPlus : oneOf(key, v, AlgorithmType.self)  // diffusers maps deis to dpmsolver++
+      case "solver_type":
+        let s = try string(key, v)
+        c.solverType = try ["logrho", "bh1", "bh2"].contains(s) ? .midpoint : oneOf(key, v, SolverType.self)  // as diffusers maps them
+      case "lower_order_final": c.lowerOrderFinal = try bool(key, v)
+      case "euler_at_final": c.eulerAtFinal = try bool(key, v)
+      case "final_sigmas_type": c.finalSigmasType = try oneOf(key, v, FinalSigmas.self)
+      case "lambda_min_clipped":
+        guard case let .number(x, _) = v, !x.isNaN else { throw InvalidInput(key, "expected a number, got \(v)") }
+        c.lambdaMinClipped = x
+      case "flow_shift", "time_shift_type":
+        continue  // flow-matching options, used only with use_flow_sigmas (refused above)
       default:
-        c.notApplied.append("\(key): unknown option, ignored")
+        c.ignored.append("\(key): unknown option, ignored")
+      }
+    }
+    if c.thresholding { c.notApplied.append("thresholding = true: shapes diffusers' sampling loop, not the model") }
+    if c.clipSample && !c.thresholding { c.notApplied.append("clip_sample = true: shapes diffusers' sampling loop, not the model") }
+    if c.stepsOffset != 0 { c.notApplied.append("steps_offset = \(c.stepsOffset): the time grid is the testbed's --grid") }
+    if json["timestep_spacing"] != nil { c.notApplied.append("timestep_spacing = \(c.timestepSpacing.rawValue): the time grid is the testbed's --grid") }
+    if isDPM {
+      if c.algorithmType == .sdeDPMSolver || c.algorithmType == .sdeDPMSolverPlusPlus {
+        c.loopUnsupported.append("algorithm_type = \(c.algorithmType.rawValue): a stochastic sampler whose noise (torch's generator) cannot be given")
+      }
+      if c.algorithmType != .dpmSolverPlusPlus && c.algorithmType != .sdeDPMSolverPlusPlus && c.finalSigmasType == .zero {
+        throw InvalidInput("final_sigmas_type", "zero is not supported with algorithm_type \(c.algorithmType.rawValue) (diffusers refuses it too): choose sigma_min")
       }
     }
     if let betas = c.trainedBetas {
