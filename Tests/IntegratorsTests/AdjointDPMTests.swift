@@ -93,4 +93,29 @@ final class AdjointDPMTests: XCTestCase {
       XCTAssertGreaterThan(ex.last!, 1e-12, "above round-off")
     }
   }
+
+  /// The authors' configuration with Euler is DDIM forward (Euler in rho) and AdjointDEIS-1 on DDIM's recorded states
+  /// backward (y reset to the recorded value at each step start): the same numbers by two codes, with a z schedule.
+  func testRecordedEulerIsAdjointDEIS1OnDDIMStates() throws {
+    let rows = (0..<9).map { i in [0.1 * Double(i) - 0.2, 0.3 - 0.05 * Double(i)] }
+    let problem = try ToyProblem(model: SolverFixtures.mixture(), T: 1, tEps: 1e-3, xT: SolverFixtures.xT, z: .perStep(rows),
+                                 loss: SolverFixtures.loss())
+    var o = GradientOptions()
+    (o.samplerSteps, o.grid) = (9, .timeQuadratic)
+    let dpm = try MethodSpec("adjointdpm-euler/recorded").make(given: o).gradient(problem)
+    let deis = try MethodSpec("adjointdeis-1/recorded").make(given: o).gradient(problem)
+    XCTAssertLessThan(SolverFixtures.relativeError(dpm.x0, deis.x0), 1e-13)
+    XCTAssertLessThan(SolverFixtures.relativeError(dpm.gradXT, deis.gradXT), 1e-12)
+    for i in 0..<rows.count { XCTAssertLessThan(SolverFixtures.relativeError(dpm.gradZ[i], deis.gradZ[i]), 1e-12, "z[\(i)]") }
+    XCTAssertLessThan(SolverFixtures.relativeError(dpm.gradTheta, deis.gradTheta), 1e-12)
+    XCTAssertEqual(dpm.sampling.eps, 9)
+    XCTAssertEqual(dpm.adjoint.vjp, 9)
+  }
+
+  func testRecordedStatesMustMatchTheGrid() throws {
+    let s = try setup()
+    let grid = try TimeGrid(schedule: .vpLinear, tEps: 1e-3, T: 1, steps: 4, spacing: .lambda)
+    XCTAssertThrowsInvalid(try AdjointDPM(scheme: .rk4).solve(model: s.model, schedule: .vpLinear, grid: grid, states: .recorded(ys: [[0, 0, 0]]), z: s.z, aX0: s.aX0), field: "states")
+    XCTAssertThrowsInvalid(try AdjointDPM(scheme: .rk4).sample(model: s.model, schedule: .vpLinear, grid: grid, xT: [1, 2], z: s.z), field: "x_T")
+  }
 }

@@ -135,6 +135,14 @@ final class BinomialCheckpointingTests: XCTestCase {
     }
   }
 
+  /// The memory bound the method checks is the peak the runs report, in states.
+  func testKeptStatesBoundThePeak() throws {
+    for policy in [CheckpointPolicy.all, .every(1), .every(3), .every(7), .every(20), .every(50), .binomial(slots: 1), .binomial(slots: 4)] {
+      let (r, _) = try run(.dpmSolver2M, steps: 20, policy)
+      XCTAssertEqual(r.statistics["checkpoint_states"], policy.keptStates(steps: 20), "\(policy)")
+    }
+  }
+
   func testRejectsBadCheckpoints() throws {
     XCTAssertEqual(try CheckpointPolicy(parsing: "binomial:4"), .binomial(slots: 4))
     XCTAssertEqual(try CheckpointPolicy(parsing: "5"), .every(5))

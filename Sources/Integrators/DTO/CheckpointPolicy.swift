@@ -46,6 +46,21 @@ public enum CheckpointPolicy: Sendable, Equatable, CustomStringConvertible {
     }
   }
 
+  /// The most states x_n the reverse pass keeps at once for N steps (docs/math.md#checkpointing): N under `.all`,
+  /// S under `.binomial`, and under `.every(k)` with c = ceil(N/k) checkpoints and a last segment of L states
+  /// max(c + L - 1, c + k - 2) (a segment's states beside the checkpoints still ahead of it); what a memory budget must
+  /// allow for, each state with at most k - 1 eps outputs of a k-step rule.
+  public func keptStates(steps n: Int) -> Int {
+    switch self {
+    case .all: return n
+    case let .every(k):
+      guard k < n else { return n }
+      let c = (n + k - 1) / k, last = n - (c - 1) * k
+      return max(c + last - 1, c + k - 2)
+    case let .binomial(s): return min(s, n)
+    }
+  }
+
   /// The option text (`K`, `binomial:S`; `all` for full storage, which has no option text).
   public var description: String {
     switch self {
