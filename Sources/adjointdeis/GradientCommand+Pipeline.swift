@@ -59,6 +59,15 @@ extension GradientCommand {
     } else {
       _ = try options.makeMethod(dimension: nil, defaultSolver: "dto", defaults: defaults)  // the options, before any file
     }
+    // diffusers' loop keeps every k-th state (binomial checkpointing is DTO's through the grid samplers)
+    var loopEvery: Int? = nil
+    if exactLoop {
+      switch try checkpoint.map({ try CheckpointPolicy(parsing: $0) }) {
+      case nil, .all?: break
+      case let .every(k)?: loopEvery = k
+      case .binomial?: throw InvalidInput("checkpoint", "dto through diffusers' loop keeps every K-th state (--checkpoint K); binomial:S is not implemented for the loop")
+      }
+    }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
     let loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
     let loopSteps = loop?.timesteps.count ?? steps  // with --timesteps, their count
@@ -66,7 +75,7 @@ extension GradientCommand {
     let r: GradientResult, label: String
     var crossCheck: [(String, JSON)] = []
     if exactLoop, let loop {
-      if let k = checkpoint, k < 1 { throw InvalidInput("checkpoint", "must be at least 1, got \(k)") }
+      let checkpoint = loopEvery
       let stored = checkpoint.map { 3 * ((loopSteps + $0 - 1) / $0) + 2 * min($0, loopSteps) } ?? 2 * loopSteps
       try Budget.checkPathMemory(steps: stored, dimension: problem.batch * problem.shape.reduce(1, *))
       r = try problem.loopGradient(loop, checkpointEvery: checkpoint)
