@@ -42,3 +42,6 @@ echo "results/convergence regenerated in $(( $(date +%s) - start )) s"
 
 # 6. A better adjoint solver (docs/gaussian-linear-part.md), into results/better-adjoint/.
 scripts/reproduce-better-adjoint.sh
+
+# 7. Which gradient should you use? (docs/reversible-solvers.md#which-gradient), into results/which-gradient/.
+scripts/reproduce-which-gradient.sh
