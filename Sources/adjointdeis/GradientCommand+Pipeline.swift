@@ -76,7 +76,7 @@ extension GradientCommand {
     var crossCheck: [(String, JSON)] = []
     if exactLoop, let loop {
       let checkpoint = loopEvery
-      let stored = checkpoint.map { 3 * ((loopSteps + $0 - 1) / $0) + 2 * min($0, loopSteps) } ?? 2 * loopSteps
+      let stored = type(of: problem).loopStoredStates(steps: loopSteps, every: checkpoint)
       try Budget.checkPathMemory(steps: stored, dimension: problem.batch * problem.shape.reduce(1, *))
       r = try problem.loopGradient(loop, checkpointEvery: checkpoint)
       label = "dto/diffusers-loop"
@@ -124,6 +124,7 @@ extension GradientCommand {
       ("dtype", .string(pipelineOptions.inputs.dtype.rawValue)),
       ("output", .string(output)),
     ]
-    print(JSON.object(fields + timesteps + crossCheck).render())
+    let memory = Self.costFields(r, dimension: problem.batch * problem.shape.reduce(1, *))
+    print(JSON.object(fields + memory + timesteps + crossCheck).render())
   }
 }

@@ -103,8 +103,25 @@ public struct WhichGradient: Sendable {
       }
       text += "\n"
     }
+    for m in steps { text += overview(steps: m) }
     text += decisionTable(budget: budget, target: target)
     return text
+  }
+
+  /// One row per method, one column per study: the dL/dx_T error against the continuous gradient at N = `m`, with
+  /// the network calls and stored d-vectors.
+  public func overview(steps m: Int) -> String {
+    var methods: [String] = []
+    for study in studies { for solver in solvers(study) where !methods.contains(solver) { methods.append(solver) } }
+    var text = "### dL/dx_T error at N = \(m) (calls, stored d-vectors)\n\n| method | " + studies.joined(separator: " | ") + " |\n|"
+      + String(repeating: " --- |", count: studies.count + 1) + "\n"
+    for solver in methods {
+      text += "| \(solver) |" + studies.map { study in
+        guard let r = series(study, solver).first(where: { $0.steps == m }) else { return " – |" }
+        return " \(Self.format(r.continuous[0])) (\(r.calls), \(r.stored.map(String.init) ?? "–")) |"
+      }.joined() + "\n"
+    }
+    return text + "\n"
   }
 
   /// Per memory class and study: the method with the smallest a_x error (against the continuous gradient) within

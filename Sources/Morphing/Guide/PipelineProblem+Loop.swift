@@ -27,7 +27,14 @@ extension PipelineProblem {
     let r = try loop.gradient(model: model.model.model, xT: xT, z: z, batch: batch, loss: loss, checkpointEvery: checkpointEvery)
     return GradientResult(x0: r.x0, loss: r.loss, gradXT: r.gradXT, gradZ: [r.gradZ], gradTheta: [],
                           sampling: EvaluationCount(eps: r.forwardCalls), adjoint: EvaluationCount(eps: r.recomputedCalls, vjp: r.vjpCalls),
-                          statistics: ["checkpoint_every": checkpointEvery ?? 1])
+                          statistics: ["checkpoint_every": checkpointEvery ?? 1, "stored_states": Self.loopStoredStates(steps: loop.timesteps.count, every: checkpointEvery)])
+  }
+
+  /// The d-vectors DTO through the loop holds (docs/diffusers-loop.md#reverse-mode): per step its input and the model
+  /// output history, 2N; with every k-th step kept, 3 per kept step and 2 per step of the segment being reversed.
+  public static func loopStoredStates(steps n: Int, every k: Int?) -> Int {
+    guard let k else { return 2 * n }
+    return 3 * ((n + k - 1) / k) + 2 * min(k, n)
   }
 
   /// The loop converts the raw network output itself: its prediction type must be the one the problem's model has.
