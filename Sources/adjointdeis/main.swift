@@ -7,7 +7,7 @@ struct AdjointDEIS: ParsableCommand {
     commandName: "adjointdeis",
     abstract: "Gradients through diffusion samplers with the continuous adjoint (AdjointDEIS).",
     subcommands: [GradientCommand.self, ConvergenceCommand.self, UNetVJPCommand.self, BenchCommand.self, TrainCommand.self,
-                  NetworkStudyCommand.self, RecognizerCommand.self, MorphCommand.self, MergeCommand.self, CostAccuracyCommand.self, WhichGradientCommand.self,
+                  NetworkStudyCommand.self, RecognizerCommand.self, MorphCommand.self, MergeCommand.self, CostAccuracyCommand.self, WhichGradientCommand.self, InvertCommand.self,
                   GuideCommand.self, MakePipelineCommand.self])
 }
 
