@@ -90,6 +90,14 @@ public struct ReversibleMethod: SweepBackMethod {
     return stored
   }
 
+  /// x_0 as this method's gradient sees it: its own sampler from x_T on its grid (N sampling forwards, O(1) memory),
+  /// for callers that show or score the sample (the morph experiment, guided generation).
+  public func sample<M: NoisePredictor>(model: M, schedule: NoiseSchedule, tEps: Double, T: Double, xT: [Double], z: Conditioning) throws -> [Double] {
+    let grid = try TimeGrid(schedule: schedule, tEps: tEps, T: T, steps: settings.samplerSteps, spacing: settings.grid)
+    var count = EvaluationCount()
+    return sampler.output(try sampler.sample(xT: xT, grid: grid, schedule: schedule, model: model, z: z, count: &count))
+  }
+
   public func forward<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, grids: SweepGrids) throws -> ForwardPass {
     let pass = try reversibleGradient.forward(model: p.model, schedule: p.schedule, grid: grids.sampling, xT: p.xT, z: p.z)
     return ForwardPass(x0: pass.x0, states: nil, sampling: pass.sampling, storedStates: 0, carry: pass)

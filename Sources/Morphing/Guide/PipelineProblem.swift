@@ -43,9 +43,12 @@ public struct PipelineProblem<Model: NoisePredictor>: Sendable {
     try PipelineProblem(model: model.model, schedule: schedule, shape: shape, xT: xT, z: z, loss: loss)
   }
 
-  /// x_0 as a gradient method's gradients see it: the Gaussian-linear sampler for an ODE method with a linear part
-  /// (`GaussianLinearSampling`), else `kind` (the method's output sampler).
+  /// x_0 as a gradient method's gradients see it: a reversible method's own sampler, the Gaussian-linear sampler for
+  /// an ODE method with a linear part (`GaussianLinearSampling`), else `kind` (the method's output sampler).
   public func sample(for method: any GradientMethod, kind: SamplerKind, steps: Int, spacing: GridSpacing, noiseSeed: UInt64 = 0) throws -> [Double] {
+    if let reversible = method as? ReversibleMethod {  // its own sampler (Rex, BDIA, ...)
+      return try reversible.sample(model: model, schedule: schedule, tEps: tEps, T: T, xT: xT, z: .constant(z))
+    }
     guard let gl = method as? GaussianLinearSampling, !gl.sampler.isSDE else {
       return try sample(kind, steps: steps, spacing: spacing, noiseSeed: noiseSeed)
     }

@@ -68,11 +68,14 @@ extension MorphProblem {
   }
 
   /// The morph from the final (x_T, z), sampled as the method's gradients saw it: with the Gaussian-linear sampler
-  /// (the same linear part, docs/gaussian-linear-part.md#sampler) for an ODE method with a linear part, else with
-  /// the method's output sampler.
+  /// (the same linear part, docs/gaussian-linear-part.md#sampler) for an ODE method with a linear part, with its own
+  /// sampler for a reversible method, else with the method's output sampler.
   func morph(_ method: MorphMethod, _ gradientMethod: any GradientMethod, xT: [Double], z: [Double]) throws -> [Double] {
     if let gl = gradientMethod as? GaussianLinearSampling, !gl.sampler.isSDE {
       return try gl.sampleLinear(model: batch, grid: grid, xT: xT, z: .constant(z))
+    }
+    if let reversible = gradientMethod as? ReversibleMethod {  // its own sampler (Rex, BDIA, ...)
+      return try reversible.sample(model: batch, schedule: schedule, tEps: grid.times[0], T: grid.times[grid.steps], xT: xT, z: .constant(z))
     }
     return try sample(method.outputSampler, xT: xT, z: z).x0
   }
