@@ -27,12 +27,6 @@ public struct AdjointDEISMethod: SweepBackMethod {
   public var rule: any MultistepRule
   public var settings: SweepSettings
 
-  public var sampler: SamplerKind { settings.sampler }
-  public var samplerSteps: Int { settings.samplerSteps }
-  public var adjointSteps: Int { settings.adjointSteps }
-  public var states: StateChoice { settings.states }
-  public var grid: GridSpacing { settings.grid }
-  public var noise: NoiseSource { settings.noise }
 
   /// The name with the 2M weight in brackets, the dynamics and the states, e.g. `adjointdeis-2m[phi2]/ode/exact`.
   public var label: String {

@@ -26,10 +26,6 @@ public struct AdjointDPMMethod: SweepBackMethod {
   public var scheme: AdjointDPMScheme
   public var settings: SweepSettings
 
-  public var samplerSteps: Int { settings.samplerSteps }
-  public var adjointSteps: Int { settings.adjointSteps }
-  public var states: StateChoice { settings.states }
-  public var grid: GridSpacing { settings.grid }
 
   public var name: String { "adjointdpm-\(scheme.rawValue)" }
   public var label: String { "\(name)/ode/\(states.rawValue)" }

@@ -33,11 +33,6 @@ public struct GaussianLinearAdjointMethod: SweepBackMethod {
   public var statistics: DataStatistics?
   public var settings: SweepSettings
 
-  public var sampler: SamplerKind { settings.sampler }
-  public var samplerSteps: Int { settings.samplerSteps }
-  public var adjointSteps: Int { settings.adjointSteps }
-  public var states: StateChoice { settings.states }
-  public var grid: GridSpacing { settings.grid }
 
   public var label: String {
     "adjointdeis-gl-\(order == 1 ? "1" : "\(order)m")[\(linearPart.rawValue)]/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)"

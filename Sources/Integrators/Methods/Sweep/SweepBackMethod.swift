@@ -58,6 +58,12 @@ public struct SweepResult: Sendable {
 
 extension SweepBackMethod {
   public var dynamics: Dynamics { settings.dynamics }
+  public var sampler: SamplerKind { settings.sampler }
+  public var samplerSteps: Int { settings.samplerSteps }
+  public var adjointSteps: Int { settings.adjointSteps }
+  public var states: StateChoice { settings.states }
+  public var grid: GridSpacing { settings.grid }
+  public var noise: NoiseSource { settings.noise }
 
   public func validateMethod<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {}
 
