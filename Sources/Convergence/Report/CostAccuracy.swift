@@ -23,28 +23,14 @@ public struct CostAccuracy: Sendable {
   public init(csv texts: [(file: String, text: String)]) throws {
     var runs: [Run] = []
     for (file, text) in texts {
-      let lines = text.split(whereSeparator: \.isNewline).map(String.init)
-      guard let header = lines.first else { throw InvalidInput(file, "empty CSV") }
-      let columns = Self.fields(header)
-      func index(_ name: String) throws -> Int {
-        guard let i = columns.firstIndex(of: name) else { throw InvalidInput(file, "no column '\(name)' (not a convergence-study CSV)") }
-        return i
-      }
-      let c = try (study: index("study"), seed: index("seed"), path: index("path"), solver: index("solver"), m: index("M"),
-                   vjp: index("gradient_nfe_vjp"), x: index("rel_err_a_x"), z: index("rel_err_a_z"), t: index("rel_err_a_theta"),
-                   cos: index("cosine_a_x"), status: index("status"))
-      for (row, line) in lines.dropFirst().enumerated() {
-        let f = Self.fields(line)
-        guard f.count == columns.count else { throw InvalidInput(file, "row \(row + 1) has \(f.count) fields, the header \(columns.count)") }
-        guard f[c.seed] == "0", f[c.path] == "0", f[c.status] == "ok" else { continue }
-        func number(_ i: Int) throws -> Double {
-          guard let v = Double(f[i]) else { throw InvalidInput(file, "row \(row + 1), column \(columns[i]): not a number ('\(f[i])')") }
-          return v
-        }
-        guard let m = Int(f[c.m]), let vjp = Int(f[c.vjp]) else { throw InvalidInput(file, "row \(row + 1): M or gradient_nfe_vjp is not an integer") }
-        runs.append(Run(study: f[c.study], solver: f[c.solver], steps: m, vjp: vjp, errorX: try number(c.x),
-                        errorZ: f[c.z].isEmpty ? .nan : try number(c.z), errorTheta: f[c.t].isEmpty ? .nan : try number(c.t),
-                        cosineX: try number(c.cos)))
+      let table = try StudyRows(file: file, text: text)
+      let c = try (study: table.index("study"), solver: table.index("solver"), m: table.index("M"), vjp: table.index("gradient_nfe_vjp"),
+                   x: table.index("rel_err_a_x"), z: table.index("rel_err_a_z"), t: table.index("rel_err_a_theta"), cos: table.index("cosine_a_x"))
+      for (row, f) in table.rows {
+        guard let m = Int(f[c.m]), let vjp = Int(f[c.vjp]) else { throw InvalidInput(file, "row \(row): M or gradient_nfe_vjp is not an integer") }
+        runs.append(Run(study: f[c.study], solver: f[c.solver], steps: m, vjp: vjp, errorX: try table.number(f, c.x, row: row),
+                        errorZ: f[c.z].isEmpty ? .nan : try table.number(f, c.z, row: row),
+                        errorTheta: f[c.t].isEmpty ? .nan : try table.number(f, c.t, row: row), cosineX: try table.number(f, c.cos, row: row)))
       }
     }
     self.runs = runs

@@ -32,29 +32,15 @@ public struct WhichGradient: Sendable {
   public init(csv texts: [(file: String, text: String)]) throws {
     var runs: [Run] = []
     for (file, text) in texts {
-      let lines = text.split(whereSeparator: \.isNewline).map(String.init)
-      guard let header = lines.first else { throw InvalidInput(file, "empty CSV") }
-      let columns = CostAccuracy.fields(header)
-      func index(_ name: String) throws -> Int {
-        guard let i = columns.firstIndex(of: name) else { throw InvalidInput(file, "no column '\(name)' (not a convergence-study CSV of this version)") }
-        return i
-      }
+      let table = try StudyRows(file: file, text: text)
       let quantities = GradientQuantity.allCases.map(\.rawValue)
-      let c = try (study: index("study"), seed: index("seed"), path: index("path"), solver: index("solver"), m: index("M"),
-                   eps: index("nfe_eps"), vjp: index("nfe_vjp"), stored: index("stored_states"), roundTrip: index("round_trip_error"),
-                   continuous: quantities.map { try index("rel_err_\($0)") }, discrete: quantities.map { try index("rel_err_discrete_\($0)") },
-                   status: index("status"))
-      for (row, line) in lines.dropFirst().enumerated() {
-        let f = CostAccuracy.fields(line)
-        guard f.count == columns.count else { throw InvalidInput(file, "row \(row + 1) has \(f.count) fields, the header \(columns.count)") }
-        guard f[c.seed] == "0", f[c.path] == "0", f[c.status] == "ok" else { continue }
-        func optional(_ i: Int) throws -> Double? {
-          if f[i].isEmpty { return nil }
-          guard let v = Double(f[i]) else { throw InvalidInput(file, "row \(row + 1), column \(columns[i]): not a number ('\(f[i])')") }
-          return v
-        }
+      let c = try (study: table.index("study"), solver: table.index("solver"), m: table.index("M"), eps: table.index("nfe_eps"),
+                   vjp: table.index("nfe_vjp"), stored: table.index("stored_states"), roundTrip: table.index("round_trip_error"),
+                   continuous: quantities.map { try table.index("rel_err_\($0)") }, discrete: quantities.map { try table.index("rel_err_discrete_\($0)") })
+      for (row, f) in table.rows {
+        func optional(_ i: Int) throws -> Double? { f[i].isEmpty ? nil : try table.number(f, i, row: row) }
         guard let m = Int(f[c.m]), let eps = Int(f[c.eps]), let vjp = Int(f[c.vjp]) else {
-          throw InvalidInput(file, "row \(row + 1): M, nfe_eps or nfe_vjp is not an integer")
+          throw InvalidInput(file, "row \(row): M, nfe_eps or nfe_vjp is not an integer")
         }
         runs.append(Run(study: f[c.study], solver: f[c.solver], steps: m, calls: eps + vjp, stored: Int(f[c.stored]),
                         continuous: try c.continuous.map { try optional($0) ?? .nan }, discrete: try c.discrete.map(optional),
