@@ -9,9 +9,11 @@ import Foundation
 /// Runs the CLI so that every failure is one line `error: <what>: <why>` on stderr and a non-zero exit:
 /// ArgumentParser's own errors included, every Double option checked finite before any work, stdout checked after
 /// the command (a full disk or /dev/full is an error, not a silent empty file), and the process's temporary files
-/// removed on every exit and on SIGINT/SIGTERM/SIGHUP.
+/// removed on every exit and on SIGINT/SIGTERM/SIGHUP. Messages go to stderr through `StandardStreams.error` (a closed
+/// or full stderr loses the message, not the exit status).
 enum CommandLineRunner {
   static func main(_ root: any ParsableCommand.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+    StandardStreams.reopenClosed()
     TemporaryFiles.installSignalHandlers()
     var command: any ParsableCommand
     do {
@@ -44,12 +46,12 @@ enum CommandLineRunner {
     // fflush(nil) flushes every stdio stream (print writes to stdout's buffer); a write that failed earlier left its
     // bytes in the buffer, so this flush fails again and reports it.
     if fflush(nil) != 0 {
-      let reason = errno != 0 ? Errno.text(errno) : "a write failed"
+      let reason = StandardStreams.wasClosed(1) ? "stdout is closed" : errno != 0 ? Errno.text(errno) : "a write failed"
       if message == nil { message = "error: stdout: cannot write the output: \(reason)" }
       if code == 0 { code = 1 }
     }
     TemporaryFiles.removeAll()
-    if let message { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+    if let message { StandardStreams.error(message) }
     exit(code)
   }
 

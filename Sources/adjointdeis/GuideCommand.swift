@@ -89,8 +89,8 @@ struct GuideCommand: ParsableCommand {
         sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
         let left = Double(steps - step) * perStep
-        FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left\n",
-                                                   method.rawValue, step, steps, loss, perStep, left).utf8))
+        StandardStreams.error(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left",
+                                             method.rawValue, step, steps, loss, perStep, left))
       }
       traces.append(trace)
     }

@@ -37,7 +37,7 @@ struct PipelineOptions: ParsableArguments {
     let loaded = try DiffusionPipeline<S>.load(
       directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) })
     for note in loaded.scheduler.notApplied {
-      FileHandle.standardError.write(Data("note: \(loaded.schedulerFile?.lastPathComponent ?? "scheduler"): \(note) (not applied)\n".utf8))
+      StandardStreams.error("note: \(loaded.schedulerFile?.lastPathComponent ?? "scheduler"): \(note) (not applied)")
     }
     let model = try loaded.predictor()
     let shape = loaded.sampleShape
