@@ -57,7 +57,7 @@ public enum PipelineInputs {
     let plane = h * w
     var values: [Double], channels: Int
     if try isPNG(url) {
-      let png = try PNGPixels.read(url)
+      let png = try PNGPixels.read(url, width: w, height: h)
       guard png.height == h, png.width == w else {
         throw InvalidInput(url.path, "is \(png.width) x \(png.height) pixels, the model's images are \(w) x \(h)")
       }
