@@ -10,9 +10,11 @@ import Foundation
 /// The process's temporary files and folders (`.NAME.PID.tmp` beside their targets). Each is registered before it is
 /// created and unregistered once renamed into place, so that a failure (`removeAll`, called by the CLI on every exit)
 /// or SIGINT/SIGTERM/SIGHUP (`installSignalHandlers`) removes what is left. A SIGKILL leaves them; the next write
-/// to the same target sweeps those of dead processes (`sweepStale`).
+/// to the same target sweeps those of dead processes (`sweepStale`), finishing a multi-file commit that had begun.
 public enum TemporaryFiles {
   private static let lock = NSLock()
+  /// Held by a multi-file commit and by the signal clean-up: a signal waits for the commit to finish.
+  private static let commitLock = NSRecursiveLock()
   nonisolated(unsafe) private static var paths: Set<String> = []
   nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
@@ -51,6 +53,7 @@ public enum TemporaryFiles {
       signal(signalNumber, SIG_IGN)  // the dispatch source receives it instead of the default action
       let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
       source.setEventHandler {
+        commitLock.lock()  // never unlocked: the process dies below, after any commit in progress has finished
         removeAll()
         signal(signalNumber, SIG_DFL)
         kill(getpid(), signalNumber)
@@ -58,6 +61,14 @@ public enum TemporaryFiles {
       source.resume()
       sources.append(source)
     }
+  }
+
+  /// Runs `body` (a commit: renames that must all happen) with SIGINT/SIGTERM/SIGHUP's clean-up held back until it
+  /// returns; the signal then takes effect. (SIGKILL cannot be held back: `OutputFolder`'s journal covers it.)
+  public static func uninterruptible<T>(_ body: () throws -> T) rethrows -> T {
+    commitLock.lock()
+    defer { commitLock.unlock() }
+    return try body()
   }
 
   /// The temporary name for `target`: `.NAME.PID.tmp` in the same directory (same file system, so a rename moves it).
@@ -80,6 +91,11 @@ public enum TemporaryFiles {
       guard middle.allSatisfy(\.isASCII), middle.allSatisfy(\.isNumber), let pid = Int32(middle), pid != own else { continue }
       guard !Errno.processAlive(pid) else { continue }
       let url = directory.appendingPathComponent(name)
+      // a dead run's commit that had begun (its journal exists) is finished, not removed: all-new, never a mix
+      if OutputFolder.recover(staging: url) {
+        removed.append(url)
+        continue
+      }
       if (try? FileManager.default.removeItem(at: url)) != nil { removed.append(url) }
     }
     return removed
