@@ -65,8 +65,8 @@ struct GuideCommand: ParsableCommand {
     descent.update = try DescentUpdate.named(update)
     descent.constraint = try NoiseConstraint.named(constraint)
     try descent.validate()
-    let outURL = URL(fileURLWithPath: out)
-    try checkWritable(outURL.path, "out")
+    // the output folder resolved, proven writable and staged before any work; its files appear together at the end
+    let folder = try OutputFolder(out, field: "out")
     if let statistics, !made.contains(where: { $0.1 is GaussianLinearSampling }) {
       throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
     }
@@ -94,11 +94,13 @@ struct GuideCommand: ParsableCommand {
       }
       traces.append(trace)
     }
-    try write(traces, start: start, problem: problem, to: outURL)
+    try folder.writing { try write(traces, start: start, problem: problem, to: $0) }
+    try folder.commit()
+    print(try summary(traces, start: start, problem: problem, out: folder.target))
   }
 
+  /// grid.png, loss.csv and result.safetensors into `dir` (the output folder's staging folder).
   private func write<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, to dir: URL) throws {
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let (c, h, w) = (problem.shape[0], problem.shape[1], problem.shape[2])
     var grid = ImageGrid(channels: c, height: h, width: w)
     grid.add("start", start)
@@ -119,6 +121,10 @@ struct GuideCommand: ParsableCommand {
       if !t.z.isEmpty { entries.append(.init("z." + name, shape: [problem.batch, t.z.count / problem.batch], doubles: t.z)) }
     }
     try SafeTensorsFile.write(entries, to: dir.appendingPathComponent("result.safetensors"))
+  }
+
+  /// The JSON summary printed at the end.
+  private func summary<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, out dir: URL) throws -> String {
     let startLoss = problem.loss.perSample(start)
     let summary = JSON.object([
       ("start_loss", .numbers(startLoss)),
@@ -133,6 +139,6 @@ struct GuideCommand: ParsableCommand {
       ("batch", .integer(problem.batch)),
       ("out", .string(dir.path)),
     ])
-    print(summary.render())
+    return summary.render()
   }
 }
