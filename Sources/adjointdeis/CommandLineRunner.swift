@@ -19,7 +19,7 @@ enum CommandLineRunner {
     do {
       command = try root.parseAsRoot(Self.attachingNegativeNumbers(arguments))
     } catch {
-      if root.exitCode(for: error) == .success { root.exit(withError: error) }  // --help and the like
+      if root.exitCode(for: error) == .success { succeed(root, error) }  // --help and the like
       finish(UsageText.line(root.message(for: error)), code: root.exitCode(for: error).rawValue)
     }
     do {
@@ -30,11 +30,18 @@ enum CommandLineRunner {
     } catch {
       // ArgumentParser's own errors (help requested through `help`, validation): its exit code, our one-line form
       if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
-        if root.exitCode(for: error) == .success { root.exit(withError: error) }
+        if root.exitCode(for: error) == .success { succeed(root, error) }
         finish(UsageText.line(root.message(for: error)), code: root.exitCode(for: error).rawValue)
       }
       finish("error: " + ErrorText.oneLine(error), code: 1)
     }
+    finish(nil, code: 0)
+  }
+
+  /// --help and the like: the text on stdout, then `finish`, so that a closed or full stdout is an error here too.
+  static func succeed(_ root: any ParsableCommand.Type, _ error: Error) -> Never {
+    let text = root.fullMessage(for: error)
+    if !text.isEmpty { print(text) }
     finish(nil, code: 0)
   }
 
