@@ -116,6 +116,14 @@ public struct UNetConfig: Sendable, Equatable {
       guard c % normNumGroups == 0 else {
         throw InvalidInput("norm_num_groups", "\(normNumGroups) does not divide block_out_channels[\(i)] = \(c)")
       }
+    }
+    // attention_head_dim is used by the attention layers only (diffusers passes it to every block; DownBlock2D and
+    // UpBlock2D ignore it): check it against the channels of the blocks that have attention, and the mid block's
+    let reversedChannels = Array(blockOutChannels.reversed())
+    var attended: [Int] = addAttention ? [blockOutChannels[blockOutChannels.count - 1]] : []
+    for (type, c) in zip(downBlockTypes, blockOutChannels) where type == "AttnDownBlock2D" { attended.append(c) }
+    for (type, c) in zip(upBlockTypes, reversedChannels) where type == "AttnUpBlock2D" { attended.append(c) }
+    for c in attended where c > 0 {
       let head = attentionHeadDim ?? c
       guard head > 0, c / head > 0 else { throw InvalidInput("attention_head_dim", "\(head) does not fit \(c) channels") }
     }

@@ -66,6 +66,11 @@ final class UNetConfigTests: XCTestCase {
     XCTAssertTrue(absent.addAttention)
     XCTAssertFalse(absent.centerInputSample)
     XCTAssertEqual(absent.attentionHeadDim, 8)
+    // attention_head_dim only has to fit the blocks with attention (and the mid block): 16 with an 8-channel
+    // DownBlock2D is what null means for the fixture's layout, and diffusers accepts it
+    let sixteen = try parse(#"{"block_out_channels": [8, 16], "down_block_types": ["DownBlock2D", "AttnDownBlock2D"], "up_block_types": ["AttnUpBlock2D", "UpBlock2D"], "norm_num_groups": 4, "attention_head_dim": 16}"#)
+    XCTAssertEqual(sixteen.attentionHeadDim, 16)
+    assertRejects(#"{"block_out_channels": [8, 16], "down_block_types": ["AttnDownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "AttnUpBlock2D"], "norm_num_groups": 4, "attention_head_dim": 16}"#, naming: "attention_head_dim")
     // None that removes a part or fails in diffusers: refused, naming the field
     for key in ["mid_block_type", "in_channels", "out_channels", "freq_shift", "time_embedding_type", "down_block_types",
                 "up_block_types", "block_out_channels", "layers_per_block", "mid_block_scale_factor", "downsample_padding",
