@@ -34,13 +34,23 @@ public enum TemporaryFiles {
     return paths.sorted()
   }
 
-  /// Removes every registered file or folder and forgets them.
-  public static func removeAll() {
+  /// Removes every registered file or folder and forgets them. With `retrying` (the signal clean-up, which runs while
+  /// the main thread may still be writing into a staging folder): a removal that lost the race against a file
+  /// created meanwhile (the folder not empty when rmdir came) is tried again, for up to about a second; once the
+  /// folder itself is gone nothing more can be created in it.
+  public static func removeAll(retrying: Bool = false) {
     lock.lock()
     let all = paths
     paths.removeAll()
     lock.unlock()
-    for path in all { try? FileManager.default.removeItem(atPath: path) }
+    for path in all {
+      for attempt in 0..<(retrying ? 100 : 1) {
+        try? FileManager.default.removeItem(atPath: path)
+        var s = stat()
+        if lstat(path, &s) != 0 { break }
+        if attempt < 99 { usleep(10_000) }
+      }
+    }
   }
 
   /// On SIGINT, SIGTERM or SIGHUP: remove the registered temporaries, then die of the same signal (so the exit status
@@ -54,7 +64,7 @@ public enum TemporaryFiles {
       let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
       source.setEventHandler {
         commitLock.lock()  // never unlocked: the process dies below, after any commit in progress has finished
-        removeAll()
+        removeAll(retrying: true)
         signal(signalNumber, SIG_DFL)
         kill(getpid(), signalNumber)
       }
