@@ -52,6 +52,8 @@ enum CommitJournal {
     guard lines.first == header, lines.last == "" else { return nil }
     lines.removeFirst()
     lines.removeLast()
+    // relative paths below the folder only: a damaged or planted journal must not move files elsewhere
+    guard lines.allSatisfy({ !$0.isEmpty && !$0.hasPrefix("/") && !$0.split(separator: "/").contains("..") }) else { return nil }
     return lines
   }
 }

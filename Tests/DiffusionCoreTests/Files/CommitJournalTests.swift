@@ -71,6 +71,8 @@ final class CommitJournalTests: FileTestCase {
     XCTAssertNil(CommitJournal.read(in: staging), "no final newline: cut short")
     try CommitJournal.write(["a.csv", "sub/b.csv"], in: staging)
     XCTAssertEqual(CommitJournal.read(in: staging), ["a.csv", "sub/b.csv"])
+    try CommitJournal.write(["a.csv", "../outside.csv"], in: staging)
+    XCTAssertNil(CommitJournal.read(in: staging), "a path leaving the folder is no journal")
   }
 
   func testCommitOfSubfoldersIntoAnExistingFolder() throws {
