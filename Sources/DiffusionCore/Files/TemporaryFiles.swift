@@ -19,9 +19,19 @@ public enum TemporaryFiles {
   nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
   public static func register(_ url: URL) {
-    lock.lock(); defer { lock.unlock() }
+    lock.lock()
+    if dying {
+      // the signal clean-up has begun: a temporary created now would outlive it. Wait for the signal to end the
+      // process (the handler re-raises it within milliseconds).
+      lock.unlock()
+      while true { pause() }
+    }
     paths.insert(url.path)
+    lock.unlock()
   }
+
+  /// Set by the signal clean-up: no new temporary may be registered (and so created) after it.
+  nonisolated(unsafe) private static var dying = false
 
   public static func unregister(_ url: URL) {
     lock.lock(); defer { lock.unlock() }
@@ -64,7 +74,14 @@ public enum TemporaryFiles {
       let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
       source.setEventHandler {
         commitLock.lock()  // never unlocked: the process dies below, after any commit in progress has finished
+        lock.lock()
+        dying = true  // from here no new temporary: register() waits for the end
+        let all = paths
+        lock.unlock()
         removeAll(retrying: true)
+        // one registered just before may have been created after the pass above (register, then create): again
+        usleep(20_000)
+        for path in all { try? FileManager.default.removeItem(atPath: path) }
         signal(signalNumber, SIG_DFL)
         kill(getpid(), signalNumber)
       }
