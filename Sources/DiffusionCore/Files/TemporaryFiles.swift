@@ -44,15 +44,19 @@ public enum TemporaryFiles {
     return paths.sorted()
   }
 
-  /// Removes every registered file or folder and forgets them. With `retrying` (the signal clean-up, which runs while
-  /// the main thread may still be writing into a staging folder): a removal that lost the race against a file
-  /// created meanwhile (the folder not empty when rmdir came) is tried again, for up to about a second; once the
-  /// folder itself is gone nothing more can be created in it.
-  public static func removeAll(retrying: Bool = false) {
+  /// Removes every registered file or folder and forgets them.
+  public static func removeAll() {
     lock.lock()
     let all = paths
     paths.removeAll()
     lock.unlock()
+    remove(all, retrying: false)
+  }
+
+  /// Removes `all`. With `retrying` (the signal clean-up, which runs while the main thread may still be writing into a
+  /// staging folder): a removal that lost the race against a file created meanwhile (the folder not empty when rmdir
+  /// came) is tried again, for up to about a second; once the folder itself is gone nothing more can be created in it.
+  private static func remove(_ all: Set<String>, retrying: Bool) {
     for path in all {
       for attempt in 0..<(retrying ? 100 : 1) {
         try? FileManager.default.removeItem(atPath: path)
@@ -78,10 +82,12 @@ public enum TemporaryFiles {
         dying = true  // from here no new temporary: register() waits for the end
         let all = paths
         lock.unlock()
-        removeAll(retrying: true)
+        // The paths stay registered: if the main thread, its staging folder gone, fails and exits first, its own
+        // exit clean-up (CommandLineRunner.finish) removes what it recreated meanwhile (a writer's parent folder).
+        remove(all, retrying: true)
         // one registered just before may have been created after the pass above (register, then create): again
         usleep(20_000)
-        for path in all { try? FileManager.default.removeItem(atPath: path) }
+        remove(all, retrying: false)
         signal(signalNumber, SIG_DFL)
         kill(getpid(), signalNumber)
       }
