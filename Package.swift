@@ -46,6 +46,6 @@ let package = Package(
     .testTarget(name: "IntegratorsTests", dependencies: ["TestSupport", "Integrators", "ToyModels", "DiffusionCore"]),
     .testTarget(name: "NeuralCoreTests", dependencies: ["TestSupport", "NeuralCore", "DiffusionCore", "CBLAS"], exclude: ["Fixtures"]),
     .testTarget(name: "MorphingTests", dependencies: ["TestSupport", "Morphing", "Convergence", "Reports", "NeuralCore", "Integrators", "ToyModels", "DiffusionCore"]),
-    .testTarget(name: "ConvergenceTests", dependencies: ["TestSupport", "Convergence", "Reports", "Integrators", "ToyModels", "NeuralCore", "DiffusionCore"]),
+    .testTarget(name: "ConvergenceTests", dependencies: ["TestSupport", "Convergence", "Reports", "Integrators", "ToyModels", "NeuralCore", "DiffusionCore", "CBLAS"]),
   ]
 )

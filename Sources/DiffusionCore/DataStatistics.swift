@@ -46,8 +46,9 @@ public struct DataStatistics: Sendable, Equatable {
 
   /// The statistics of P independent problems side by side, `x = (x_1, ..., x_P)`: the means one after another
   /// and Sigma block-diagonal with the parts' covariances (isotropic parts get an identity block when others have
-  /// a basis). All parts must have the same dimension.
-  public static func blockDiagonal(_ parts: [DataStatistics]) throws -> DataStatistics {
+  /// a basis). All parts must have the same dimension. Memory: P dense bases of b x b numbers, checked against the
+  /// budget (`Budget.checkMemory`) before they are copied.
+  public static func blockDiagonal(_ parts: [DataStatistics], available: Int = Budget.physicalMemory) throws -> DataStatistics {
     guard let first = parts.first else { throw InvalidInput("statistics", "no blocks") }
     let b = first.dimension
     guard parts.allSatisfy({ $0.dimension == b && $0.blockSize == b }) else {
@@ -57,6 +58,8 @@ public struct DataStatistics: Sendable, Equatable {
     if parts.allSatisfy(\.isIsotropic) {
       return DataStatistics(mean: mean, eigenvalues: eigenvalues, eigenvectors: [], blockSize: b)
     }
+    try Budget.checkMemory(8 * Double(parts.count) * Double(b) * Double(b), "statistics",
+                           what: "the covariance basis (\(b) x \(b)) copied for each of \(parts.count) images", available: available)
     let identity = (0..<(b * b)).map { $0 / b == $0 % b ? 1.0 : 0.0 }
     return DataStatistics(mean: mean, eigenvalues: eigenvalues, eigenvectors: parts.flatMap { $0.isIsotropic ? identity : $0.eigenvectors },
                           blockSize: b)

@@ -116,6 +116,14 @@ public struct UNetConfig: Sendable, Equatable {
       guard c % normNumGroups == 0 else {
         throw InvalidInput("norm_num_groups", "\(normNumGroups) does not divide block_out_channels[\(i)] = \(c)")
       }
+    }
+    // attention_head_dim is used by the attention layers only (diffusers passes it to every block; DownBlock2D and
+    // UpBlock2D ignore it): check it against the channels of the blocks that have attention, and the mid block's
+    let reversedChannels = Array(blockOutChannels.reversed())
+    var attended: [Int] = addAttention ? [blockOutChannels[blockOutChannels.count - 1]] : []
+    for (type, c) in zip(downBlockTypes, blockOutChannels) where type == "AttnDownBlock2D" { attended.append(c) }
+    for (type, c) in zip(upBlockTypes, reversedChannels) where type == "AttnUpBlock2D" { attended.append(c) }
+    for c in attended where c > 0 {
       let head = attentionHeadDim ?? c
       guard head > 0, c / head > 0 else { throw InvalidInput("attention_head_dim", "\(head) does not fit \(c) channels") }
     }
@@ -192,16 +200,21 @@ public struct UNetConfig: Sendable, Equatable {
         }
       case "in_channels": c.inChannels = try int(key, v)
       case "out_channels": c.outChannels = try int(key, v)
-      case "center_input_sample": c.centerInputSample = try bool(key, v)
+      // null where diffusers tests truthiness (`if self.config.center_input_sample:`, `if flip_sin_to_cos:`,
+      // `if self.add_attention:`) is false there, so it is false here
+      case "center_input_sample": c.centerInputSample = isNull(v) ? false : try bool(key, v)
       case "time_embedding_type":
         guard try string(key, v) == "positional" else { throw unsupported(key, v, "positional") }
       case "time_embedding_dim": c.timeEmbeddingDim = isNull(v) ? nil : try int(key, v)
       case "freq_shift": c.freqShift = try double(key, v)
-      case "flip_sin_to_cos": c.flipSinToCos = try bool(key, v)
+      case "flip_sin_to_cos": c.flipSinToCos = isNull(v) ? false : try bool(key, v)
       case "down_block_types": c.downBlockTypes = try array(key, v).map { try string(key, $0) }
       case "up_block_types": c.upBlockTypes = try array(key, v).map { try string(key, $0) }
       case "mid_block_type":
-        guard try isNull(v) || string(key, v) == "UNetMidBlock2D" else { throw unsupported(key, v, "UNetMidBlock2D") }
+        // null is not the default: diffusers' UNet2DModel then has no mid block (`if mid_block_type is None:
+        // self.mid_block = None`), which this implementation does not build
+        guard !isNull(v) else { throw unsupported(key, v, "UNetMidBlock2D; null means no mid block in diffusers, not supported") }
+        guard try string(key, v) == "UNetMidBlock2D" else { throw unsupported(key, v, "UNetMidBlock2D") }
       case "block_out_channels": c.blockOutChannels = try array(key, v).map { try int(key, $0) }
       case "layers_per_block": c.layersPerBlock = try int(key, v)
       case "mid_block_scale_factor": c.midBlockScaleFactor = try double(key, v)
@@ -223,7 +236,7 @@ public struct UNetConfig: Sendable, Equatable {
       case "norm_eps": c.normEps = try double(key, v)
       case "resnet_time_scale_shift":
         guard try string(key, v) == "default" else { throw unsupported(key, v, "default") }
-      case "add_attention": c.addAttention = try bool(key, v)
+      case "add_attention": c.addAttention = isNull(v) ? false : try bool(key, v)
       case "class_embed_type":
         if isNull(v) {
           c.classEmbedIdentity = false

@@ -43,6 +43,12 @@ extension GaussianMixture {
   func evaluate(_ x: [Double], z: [Double], t: Double, batch B: Int, cotangent v: [Double]?,
                 wantParameters: Bool) throws -> NoiseVJP {
     let (alpha, sigma) = try coefficients(t)
+    // Single-threaded BLAS: the same numbers for any thread count (SerialBLAS).
+    return SerialBLAS.run { evaluate(x, z: z, alpha: alpha, sigma: sigma, batch: B, cotangent: v, wantParameters: wantParameters) }
+  }
+
+  private func evaluate(_ x: [Double], z: [Double], alpha: Double, sigma: Double, batch B: Int, cotangent v: [Double]?,
+                        wantParameters: Bool) -> NoiseVJP {
     let K = componentCount, d = dataDimension, m = conditionDimension
     let wantInputs = v != nil, wantTheta = wantInputs && wantParameters
     var eps = [Double](repeating: 0, count: B * d)
@@ -108,8 +114,10 @@ extension GaussianMixture {
     let K = componentCount, m = conditionDimension
     for b in 0..<B { for k in 0..<K { logPi[b * K + k] = logitValues[k] } }
     if m > 0 {
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(B), Int32(K), Int32(m), 1, z, Int32(m),
-                  weightValues, Int32(m), 1, &logPi, Int32(K))
+      SerialBLAS.run {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(B), Int32(K), Int32(m), 1, z, Int32(m),
+                    weightValues, Int32(m), 1, &logPi, Int32(K))
+      }
     }
     logPi.withUnsafeMutableBufferPointer { p in
       for b in 0..<B { logSoftmax(p.baseAddress! + b * K, K) }

@@ -36,8 +36,12 @@ extension GaussianMixture {
     var a = rng.normals(d * d)
     var tau = [Double](repeating: 0, count: d)
     let n = Int32(d)
-    var info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, n, n, &a, n, &tau)
-    if info == 0 { info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, n, n, n, &a, n, &tau) }
+    // Single-threaded BLAS under LAPACK: the same Q for any thread count (SerialBLAS).
+    let info = SerialBLAS.run {
+      var info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, n, n, &a, n, &tau)
+      if info == 0 { info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, n, n, n, &a, n, &tau) }
+      return info
+    }
     guard info == 0 else { throw InvalidInput("covariance", "the random QR factorization failed (info = \(info))") }
     return a
   }
@@ -48,7 +52,7 @@ extension GaussianMixture {
     for i in 0..<d { for j in 0..<d { scaled[i * d + j] *= s[j] } }
     var product = [Double](repeating: 0, count: d * d)
     let n = Int32(d)
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, scaled, n, q, n, 0, &product, n)
+    SerialBLAS.run { cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, scaled, n, q, n, 0, &product, n) }
     return (0..<d).map { i in (0..<d).map { j in 0.5 * (product[i * d + j] + product[j * d + i]) } }
   }
 }

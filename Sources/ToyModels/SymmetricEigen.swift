@@ -11,10 +11,13 @@ struct SymmetricEigen: Sendable {
   init(_ matrix: [Double], dimension d: Int, field: String) throws {
     var a = matrix
     var w = [Double](repeating: 0, count: d)
-    let info = a.withUnsafeMutableBufferPointer { ap in
-      w.withUnsafeMutableBufferPointer { wp in
-        LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")),
-                       Int32(d), ap.baseAddress, Int32(d), wp.baseAddress)
+    // Single-threaded: threaded OpenBLAS changes dsyevd's last digits (SerialBLAS).
+    let info = SerialBLAS.run {
+      a.withUnsafeMutableBufferPointer { ap in
+        w.withUnsafeMutableBufferPointer { wp in
+          LAPACKE_dsyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "U")),
+                         Int32(d), ap.baseAddress, Int32(d), wp.baseAddress)
+        }
       }
     }
     guard info == 0 else { throw InvalidInput(field, "the eigendecomposition failed (LAPACKE_dsyevd info = \(info))") }

@@ -9,15 +9,17 @@ import Foundation
 /// Runs the CLI so that every failure is one line `error: <what>: <why>` on stderr and a non-zero exit:
 /// ArgumentParser's own errors included, every Double option checked finite before any work, stdout checked after
 /// the command (a full disk or /dev/full is an error, not a silent empty file), and the process's temporary files
-/// removed on every exit and on SIGINT/SIGTERM/SIGHUP.
+/// removed on every exit and on SIGINT/SIGTERM/SIGHUP. Messages go to stderr through `StandardStreams.error` (a closed
+/// or full stderr loses the message, not the exit status).
 enum CommandLineRunner {
   static func main(_ root: any ParsableCommand.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+    StandardStreams.reopenClosed()
     TemporaryFiles.installSignalHandlers()
     var command: any ParsableCommand
     do {
       command = try root.parseAsRoot(Self.attachingNegativeNumbers(arguments))
     } catch {
-      if root.exitCode(for: error) == .success { root.exit(withError: error) }  // --help and the like
+      if root.exitCode(for: error) == .success { succeed(root, error) }  // --help and the like
       finish(UsageText.line(root.message(for: error)), code: root.exitCode(for: error).rawValue)
     }
     do {
@@ -28,11 +30,18 @@ enum CommandLineRunner {
     } catch {
       // ArgumentParser's own errors (help requested through `help`, validation): its exit code, our one-line form
       if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
-        if root.exitCode(for: error) == .success { root.exit(withError: error) }
+        if root.exitCode(for: error) == .success { succeed(root, error) }
         finish(UsageText.line(root.message(for: error)), code: root.exitCode(for: error).rawValue)
       }
       finish("error: " + ErrorText.oneLine(error), code: 1)
     }
+    finish(nil, code: 0)
+  }
+
+  /// --help and the like: the text on stdout, then `finish`, so that a closed or full stdout is an error here too.
+  static func succeed(_ root: any ParsableCommand.Type, _ error: Error) -> Never {
+    let text = root.fullMessage(for: error)
+    if !text.isEmpty { print(text) }
     finish(nil, code: 0)
   }
 
@@ -44,12 +53,12 @@ enum CommandLineRunner {
     // fflush(nil) flushes every stdio stream (print writes to stdout's buffer); a write that failed earlier left its
     // bytes in the buffer, so this flush fails again and reports it.
     if fflush(nil) != 0 {
-      let reason = errno != 0 ? Errno.text(errno) : "a write failed"
+      let reason = StandardStreams.wasClosed(1) ? "stdout is closed" : errno != 0 ? Errno.text(errno) : "a write failed"
       if message == nil { message = "error: stdout: cannot write the output: \(reason)" }
       if code == 0 { code = 1 }
     }
     TemporaryFiles.removeAll()
-    if let message { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+    if let message { StandardStreams.error(message) }
     exit(code)
   }
 

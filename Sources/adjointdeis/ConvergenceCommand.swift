@@ -45,11 +45,11 @@ struct ConvergenceCommand: ParsableCommand {
     let started = Date()
     let result = try study.run { message in
       let elapsed = Date().timeIntervalSince(started)
-      if elapsed > 2 { FileHandle.standardError.write(Data(String(format: "[%6.1f s] %@\n", elapsed, message).utf8)) }
+      if elapsed > 2 { StandardStreams.error(String(format: "[%6.1f s] %@", elapsed, message)) }
     }
     try Self.writeOutputs(result, to: folder)
     let seconds = Date().timeIntervalSince(started)
-    FileHandle.standardError.write(Data(String(format: "%@: %d runs in %.1f s\n", study.name, result.records.count, seconds).utf8))
+    StandardStreams.error(String(format: "%@: %d runs in %.1f s", study.name, result.records.count, seconds))
     print(try result.summary().markdown)
   }
 
@@ -79,7 +79,7 @@ struct ConvergenceCommand: ParsableCommand {
     _ = try folder.writing { try result.write(to: $0) }
     try folder.write(try result.summaryMarkdown(), as: "\(result.study.name)-summary.md")
     try Self.writeSummary(folder)
-    for url in try folder.commit() { FileHandle.standardError.write(Data("wrote \(url.path)\n".utf8)) }
+    for url in try folder.commit() { StandardStreams.error("wrote \(url.path)") }
   }
 
   static func integers(_ text: String) throws -> [Int] {

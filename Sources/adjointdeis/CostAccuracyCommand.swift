@@ -20,20 +20,14 @@ struct CostAccuracyCommand: ParsableCommand {
     }
     let files = csv.split(separator: ",").map { String($0) }
     guard !files.isEmpty else { throw InvalidInput("csv", "no files given") }
+    // the output folder checked and staged before any input is read; its files appear together at the end, or none
+    let folder = try OutputFolder(out, field: "out")
     let texts = try files.map { path -> (file: String, text: String) in
-      guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-        throw InvalidInput(path, "cannot read the CSV")
-      }
-      return (path, text)
+      (path, try InputFile.text(URL(fileURLWithPath: path), field: "csv"))
     }
     let report = try CostAccuracy(csv: texts)
-    let dir = URL(fileURLWithPath: out)
-    do {
-      try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    } catch {
-      throw InvalidInput("out", "cannot create \(out): \(error.localizedDescription)")
-    }
-    try AtomicFile.write(report.markdown(steps: stepList), to: dir.appendingPathComponent("cost-accuracy.md"))
-    for study in report.studies { try report.plot(study: study).write(to: dir.appendingPathComponent("\(study)-cost-accuracy.svg")) }
+    try folder.write(report.markdown(steps: stepList), as: "cost-accuracy.md")
+    for study in report.studies { try folder.writing { try report.plot(study: study).write(to: $0.appendingPathComponent("\(study)-cost-accuracy.svg")) } }
+    try folder.commit()
   }
 }

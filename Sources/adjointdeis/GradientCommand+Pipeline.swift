@@ -88,7 +88,7 @@ extension GradientCommand {
       if let loop {  // an approximate method: checked against the exact gradient of the pipeline's loop
         let exact = try problem.loopGradient(loop)
         let check = GradientCrossCheck(r, exact: exact)
-        if let warning = check.warning(method: method.label) { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
+        if let warning = check.warning(method: method.label) { StandardStreams.error(warning) }
         crossCheck = [("cross_check", .object([("cosine", .number(check.cosine)), ("relative_error", .number(check.relativeError)),
                                                ("diffusers_loop_loss", .number(exact.loss))]))]
       }

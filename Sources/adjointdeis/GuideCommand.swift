@@ -71,8 +71,8 @@ struct GuideCommand: ParsableCommand {
     descent.update = try DescentUpdate.named(update)
     descent.constraint = try NoiseConstraint.named(constraint)
     try descent.validate()
-    let outURL = URL(fileURLWithPath: out)
-    try checkWritable(outURL.path, "out")
+    // the output folder resolved, proven writable and staged before any work; its files appear together at the end
+    let folder = try OutputFolder(out, field: "out")
     if let statistics, !made.contains(where: { $0.1 is GaussianLinearSampling }) {
       throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
     }
@@ -92,7 +92,7 @@ struct GuideCommand: ParsableCommand {
       let guideMethod: GuideMethod<EpsilonConversion<UNetNoisePredictor<S>>>
       if let loop {
         guideMethod = .onLoop(loop, name: method.rawValue, method: Self.isLoopDTO(method) ? nil : gradientMethod) { warning in
-          FileHandle.standardError.write(Data((warning + "\n").utf8))
+          StandardStreams.error(warning)
         }
       } else {
         let outputSampler = method.outputSampler
@@ -102,12 +102,14 @@ struct GuideCommand: ParsableCommand {
       }
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
         let left = Double(steps - step) * perStep, overall = left + Double(methodsAfter * steps) * perStep
-        FileHandle.standardError.write(Data(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left (~%.0f s for all methods at this pace)\n",
-                                                   method.rawValue, step, steps, loss, perStep, left, overall).utf8))
+        StandardStreams.error(String(format: "guide %@: step %d/%d  mean loss %.6g  %.2f s/step  ~%.0f s left (~%.0f s for all methods at this pace)",
+                                     method.rawValue, step, steps, loss, perStep, left, overall))
       }
       traces.append(trace)
     }
-    try write(traces, start: start, problem: problem, to: outURL)
+    try folder.writing { try write(traces, start: start, problem: problem, to: $0) }
+    try folder.commit()
+    print(try summary(traces, start: start, problem: problem, out: folder.target))
   }
 
   /// `dto` as given (no sampler qualifier): on diffusers' loop, the loop's own exact gradient.
@@ -116,8 +118,8 @@ struct GuideCommand: ParsableCommand {
     return spec.name == "dto" && spec.options.sampler == nil && spec.options.dynamics == nil
   }
 
+  /// grid.png, loss.csv and result.safetensors into `dir` (the output folder's staging folder).
   private func write<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, to dir: URL) throws {
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let (c, h, w) = (problem.shape[0], problem.shape[1], problem.shape[2])
     var grid = ImageGrid(channels: c, height: h, width: w)
     grid.add("start", start)
@@ -144,6 +146,10 @@ struct GuideCommand: ParsableCommand {
       if !t.z.isEmpty { entries.append(.init("z.best." + name, shape: [problem.batch, t.z.count / problem.batch], doubles: t.bestZ)) }
     }
     try SafeTensorsFile.write(entries, to: dir.appendingPathComponent("result.safetensors"))
+  }
+
+  /// The JSON summary printed at the end.
+  private func summary<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, out dir: URL) throws -> String {
     let startLoss = problem.loss.perSample(start)
     let summary = JSON.object([
       ("start_loss", .numbers(startLoss)),
@@ -160,6 +166,6 @@ struct GuideCommand: ParsableCommand {
       ("batch", .integer(problem.batch)),
       ("out", .string(dir.path)),
     ])
-    print(summary.render())
+    return summary.render()
   }
 }

@@ -30,9 +30,19 @@ struct MakePipelineCommand: ParsableCommand {
       config = .tiny  // class_embed_type identity: the pipeline then needs --z
     default: throw InvalidInput("layout", "unknown layout '\(layout)' (expected cifar10, small or tiny)")
     }
+    // the folder checked and staged before the weights are made; its files appear together at the end, or none
+    // (a full disk leaves no partial pipeline)
+    let folder = try OutputFolder(out, field: "out")
+    if FileManager.default.fileExists(atPath: folder.target.appendingPathComponent("model_index.json").path) {
+      folder.discard()
+      throw InvalidInput("out", "\(out) already holds a pipeline (model_index.json); choose a new directory")
+    }
     let unet = try UNet2DModel<Float>(config: config, seed: seed)
-    try DiffusionPipeline<Float>.write(unet: unet, scheduler: SchedulerConfig(), to: URL(fileURLWithPath: out))
-    if exampleImages { try writeExampleImages(config, to: URL(fileURLWithPath: out)) }
+    try folder.writing { staging in
+      try DiffusionPipeline<Float>.write(unet: unet, scheduler: SchedulerConfig(), to: staging)
+      if exampleImages { try writeExampleImages(config, to: staging) }
+    }
+    try folder.commit()
     print("wrote \(out): \(layout) UNet (\(unet.parameterCount) parameters, seed \(seed)), DDPMScheduler\(exampleImages ? ", target.png, mask.png" : "")")
   }
 

@@ -75,7 +75,7 @@ struct MorphCommand: ParsableCommand {
     }
     let start = Date()
     let experiment = try MorphExperiment(config: c, recognizers: recognizers, data: data) { line in
-      FileHandle.standardError.write(Data(String(format: "[%7.1f s] %@\n", Date().timeIntervalSince(start), line).utf8))
+      StandardStreams.error(String(format: "[%7.1f s] %@", Date().timeIntervalSince(start), line))
     }
     let report: MorphReport
     switch mode {

@@ -137,6 +137,6 @@ struct NetworkStudyCommand: ParsableCommand {
   }
 
   func log(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    StandardStreams.error(message)
   }
 }

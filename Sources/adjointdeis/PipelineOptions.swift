@@ -69,11 +69,9 @@ struct PipelineOptions: ParsableArguments {
     let loaded = try DiffusionPipeline<S>.load(
       directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) }, variant: variant)
     let file = loaded.schedulerFile?.lastPathComponent ?? "scheduler"
-    for note in loaded.scheduler.ignored { FileHandle.standardError.write(Data("note: \(file): \(note)\n".utf8)) }
+    for note in loaded.scheduler.ignored { StandardStreams.error("note: \(file): \(note)") }
     if pipelineSampler == .continuous {
-      for note in loaded.scheduler.notApplied {
-        FileHandle.standardError.write(Data("note: \(file): \(note) (not applied by --pipeline-sampler continuous)\n".utf8))
-      }
+      for note in loaded.scheduler.notApplied { StandardStreams.error("note: \(file): \(note) (not applied by --pipeline-sampler continuous)") }
     }
     let model = try loaded.predictor()
     let shape = loaded.sampleShape
@@ -117,11 +115,9 @@ struct PipelineOptions: ParsableArguments {
   }
 }
 
-/// Throws unless the directory that will hold `path` exists (checked before any work).
+/// Throws unless `path` is a file that can be written (checked before any work): its directory exists, and it is not a
+/// directory, block device or socket (`OutputFile.checkWritable`); errors name the option.
 func checkWritable(_ path: String, _ option: String) throws {
-  let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
-  var isDirectory: ObjCBool = false
-  guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-    throw InvalidInput(option, "the directory of '\(path)' does not exist")
-  }
+  guard !path.isEmpty else { throw InvalidInput(option, "the path is empty") }
+  do { try OutputFile.checkWritable(URL(fileURLWithPath: path)) } catch let e as InvalidInput { throw InvalidInput(option, "\(e.field): \(e.reason)") }
 }

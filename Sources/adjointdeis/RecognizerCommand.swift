@@ -93,6 +93,6 @@ struct RecognizerCommand: ParsableCommand {
   }
 
   func log(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    StandardStreams.error(message)
   }
 }

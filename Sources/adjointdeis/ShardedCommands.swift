@@ -23,7 +23,7 @@ enum ShardArguments {
     return out
   }
 
-  static func log(_ message: String) { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+  static func log(_ message: String) { StandardStreams.error(message) }
 
   /// A shard's output folder: created if needed and proved writable before any work starts. (A shard writes only
   /// DIR/shards/I-of-N/, atomically through `ShardStore`; the whole and merged runs stage DIR through `OutputFolder`.)

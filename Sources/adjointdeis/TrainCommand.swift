@@ -108,6 +108,6 @@ struct TrainCommand: ParsableCommand {
   }
 
   func log(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    StandardStreams.error(message)
   }
 }

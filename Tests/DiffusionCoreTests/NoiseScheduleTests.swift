@@ -46,6 +46,15 @@ final class NoiseScheduleTests: XCTestCase {
 
   /// Known values: vp-linear g^2(t) = beta0 + (beta1 - beta0) t; the DDPM alphabar at the last step;
   /// vp-cosine alpha(0) = 1.
+  /// An alphas_cumprod entry of exactly 1 (a trained beta of 1e-300 rounds 1 - beta to 1) is sigma = 0, an infinite
+  /// lambda: refused when the schedule is built, not after the work as a NaN grid entry or loss.
+  func testAnAlphaOfOneIsRefusedWhenTheScheduleIsBuilt() throws {
+    XCTAssertThrowsInvalid(try NoiseSchedule.discrete(alphasCumprod: [1 - 1e-300, 0.5]), field: "alphas_cumprod")
+    XCTAssertThrowsInvalid(try NoiseSchedule.discrete(alphasCumprod: [1.0, 0.9999, 0.5]), field: "alphas_cumprod")
+    let nearOne = try NoiseSchedule.discrete(alphasCumprod: [1 - 1e-16, 0.5])
+    XCTAssertTrue(nearOne.lambda(nearOne.tMin).isFinite)
+  }
+
   func testKnownValues() {
     let lin = NoiseSchedule.vpLinear
     for t in [0.0, 0.3, 1.0] { XCTAssertEqual(lin.gSquared(t), 0.1 + 19.9 * t, accuracy: 1e-13) }

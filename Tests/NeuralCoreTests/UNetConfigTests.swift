@@ -43,6 +43,42 @@ final class UNetConfigTests: XCTestCase {
     XCTAssertEqual(c.conditionDimension, 896)
   }
 
+  /// Each nullable field read as diffusers' UNet2DModel reads None (docstring and __init__ of unet_2d.py): null is the
+  /// default only where diffusers substitutes the default for None; where it tests truthiness, null is false; where
+  /// None changes the architecture (mid_block_type: no mid block) or fails in diffusers, it is refused by name.
+  func testNullFieldsMeanWhatTheyMeanInDiffusers() throws {
+    // None replaced by a default or a derived value in diffusers
+    let defaults = try parse(#"{"sample_size": null, "time_embedding_dim": null, "attention_head_dim": null, "attn_norm_num_groups": null, "class_embed_type": null, "num_class_embeds": null, "num_train_timesteps": null}"#)
+    XCTAssertNil(defaults.sampleSize)
+    XCTAssertEqual(defaults.timeEmbedDim, 4 * 224, "time_embedding_dim or 4 block_out_channels[0]")
+    XCTAssertNil(defaults.attentionHeadDim, "one head per block: attention_head_dim if not None else output_channel")
+    XCTAssertNil(defaults.attnNormNumGroups)
+    XCTAssertFalse(defaults.classEmbedIdentity)
+    XCTAssertNil(defaults.numClassEmbeds)
+    // None where diffusers tests truthiness: false, not the default true
+    let falsy = try parse(#"{"flip_sin_to_cos": null, "add_attention": null, "center_input_sample": null}"#)
+    XCTAssertFalse(falsy.flipSinToCos)
+    XCTAssertFalse(falsy.addAttention)
+    XCTAssertFalse(falsy.centerInputSample)
+    // absent: diffusers' defaults
+    let absent = try parse("{}")
+    XCTAssertTrue(absent.flipSinToCos)
+    XCTAssertTrue(absent.addAttention)
+    XCTAssertFalse(absent.centerInputSample)
+    XCTAssertEqual(absent.attentionHeadDim, 8)
+    // attention_head_dim only has to fit the blocks with attention (and the mid block): 16 with an 8-channel
+    // DownBlock2D is what null means for the fixture's layout, and diffusers accepts it
+    let sixteen = try parse(#"{"block_out_channels": [8, 16], "down_block_types": ["DownBlock2D", "AttnDownBlock2D"], "up_block_types": ["AttnUpBlock2D", "UpBlock2D"], "norm_num_groups": 4, "attention_head_dim": 16}"#)
+    XCTAssertEqual(sixteen.attentionHeadDim, 16)
+    assertRejects(#"{"block_out_channels": [8, 16], "down_block_types": ["AttnDownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "AttnUpBlock2D"], "norm_num_groups": 4, "attention_head_dim": 16}"#, naming: "attention_head_dim")
+    // None that removes a part or fails in diffusers: refused, naming the field
+    for key in ["mid_block_type", "in_channels", "out_channels", "freq_shift", "time_embedding_type", "down_block_types",
+                "up_block_types", "block_out_channels", "layers_per_block", "mid_block_scale_factor", "downsample_padding",
+                "downsample_type", "upsample_type", "dropout", "act_fn", "norm_num_groups", "norm_eps", "resnet_time_scale_shift"] {
+      assertRejects(#"{"\#(key)": null}"#, naming: key)
+    }
+  }
+
   func testUnsupportedOptionsAreNamed() {
     assertRejects(#"{"time_embedding_type": "fourier"}"#, naming: "time_embedding_type")
     assertRejects(#"{"resnet_time_scale_shift": "scale_shift"}"#, naming: "resnet_time_scale_shift")

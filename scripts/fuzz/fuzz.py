@@ -4,7 +4,8 @@
 Families: config JSON (mutated problem configs, --noise files, UNet config.json), CLI options (generated option
 sets of gradient, convergence, bench unet, unet-vjp, train), safetensors structure (header and layout corruptions of
 the unet-vjp inputs and weights), byte flips (random flips in every input file), faults (SIGKILL/SIGTERM/SIGINT in
-the middle of a large write, stdout on /dev/full, a full disk on a small tmpfs).
+the middle of a large write, stdout on /dev/full, a full disk on a small tmpfs); and issue 19's (scripts/fuzz/issue19.py:
+multifile kills, standard streams, FIFO inputs, oversized PNG, UNet null/absent, script arguments).
 
 Every run is under `timeout` and is classified as
   clean error   exit != 0, stdout empty, stderr ends with one line 'error: <what>: <why>' (ArgumentParser's 'Error: '
@@ -15,6 +16,7 @@ Every run is under `timeout` and is classified as
   hang          the timeout expired
   wrong result  exit 0 with non-finite or null values in its output, or exit 0 with no output
   leftover      temporary files (.NAME.PID.tmp) or, after a failure, partial outputs left in the output folder
+  data loss     after a kill (and the next run into the folder), a mix of two runs' files or a partial set
 (leftover is counted on top of the run's outcome). Seeded: the same --seed tries the same cases.
 """
 import argparse
@@ -35,12 +37,15 @@ FIXTURE = os.path.join(ROOT, "Tests/NeuralCoreTests/Fixtures/unet-small")
 EXAMPLES = sorted(os.path.join(ROOT, "examples", f) for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".json"))
 TRAPS = ("Fatal error", "precondition", "Precondition", "Illegal instruction", "Segmentation", "Trace/breakpoint",
          "Aborted", "failed to allocate", "Assertion failed", "Current stack trace", "Stack dump")
-COLUMNS = ["tried", "clean error", "unclear error", "accepted", "crash", "hang", "wrong result", "leftover"]
+COLUMNS = ["tried", "clean error", "unclear error", "accepted", "crash", "hang", "wrong result", "leftover", "data loss"]
 # "unclear error" is an extra column: a non-zero exit that is not one 'error: <what>: <why>' line (e.g. ArgumentParser's
 # multi-line usage errors); the issue's table asks for the others.
 
 
-class Fuzzer:
+from issue19 import Issue19  # noqa: E402  (the families of issue 19, beside this file)
+
+
+class Fuzzer(Issue19):
     def __init__(self, binary, seed, timeout, work, verbose):
         self.bin = binary
         self.rng = random.Random(seed)
@@ -174,10 +179,10 @@ class Fuzzer:
             row[outcome] += 1
         if leftover:
             row["leftover"] += 1
-        severe = outcome in ("crash", "hang", "wrong result") or leftover
+        severe = outcome in ("crash", "hang", "wrong result", "data loss") or leftover
         if severe or outcome == "unclear error":
             shown = self.examples.setdefault(family, [])
-            limit = 40 if family == "faults" else (12 if severe else 4)
+            limit = 40 if family in ("faults", "multifile kills") else (12 if severe else 4)
             if sum((o.startswith("unclear") and "+leftover" not in o) != severe for o, _, _ in shown) < limit:
                 shown.append((outcome + (" +leftover" if leftover else ""), " ".join(command), detail.strip()[:300]))
         if self.verbose:
@@ -594,12 +599,14 @@ def main():
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--no-mount", action="store_true")
     ap.add_argument("--verbose", action="store_true")
-    ap.add_argument("--families", default="config,options,safetensors,flips,faults")
+    ap.add_argument("--kills", type=int, default=60, help="multifile: cases, each a kill at a random moment")
+    ap.add_argument("--families", default="config,options,safetensors,flips,faults,multifile,streams,fifos,png,unetnull,scripts")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="adjointdeis-fuzz-")
     f = Fuzzer(os.path.abspath(a.bin), a.seed, a.timeout, work, a.verbose)
     f.notes = []
     f.swept_after_kill = 0
+    f.kills = 0
     started = time.time()
     try:
         families = a.families.split(",")
@@ -613,6 +620,19 @@ def main():
             f.family_byte_flips(a.cases)
         if "faults" in families:
             f.family_faults(a.faults, not a.no_mount)
+        # issue 19's families (scripts/fuzz/issue19.py); multifile runs --kills cases, the others --cases
+        if "multifile" in families:
+            f.family_multifile(a.kills)
+        if "streams" in families:
+            f.family_streams(a.cases)
+        if "fifos" in families:
+            f.family_fifos(a.cases)
+        if "png" in families:
+            f.family_png(a.cases)
+        if "unetnull" in families:
+            f.family_unetnull(a.cases)
+        if "scripts" in families:
+            f.family_scripts(a.cases)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     width = max(len(k) for k in f.table) if f.table else 10
@@ -623,6 +643,10 @@ def main():
         print("| " + fam.ljust(width) + " | " + " | ".join(str(row[c]).rjust(len(c)) for c in COLUMNS) + " |")
     if f.swept_after_kill:
         f.notes.append(f"faults: {f.swept_after_kill} SIGKILLed runs left their .NAME.PID.tmp; the next run writing the same target swept each")
+    if f.kills:
+        f.notes.append(f"multifile: {f.kills} runs killed by a signal at random moments (the others finished first)")
+    cases = sum(row["tried"] for row in f.table.values())
+    f.notes.append(f"{cases} cases in all")
     for note in f.notes:
         print("note: " + note)
     bad = 0
@@ -631,7 +655,7 @@ def main():
         for outcome, cmd, detail in shown:
             print(f"  [{outcome}] {cmd[:200]}\n      {detail[:200]!r}")
     for row in f.table.values():
-        bad += row["crash"] + row["hang"] + row["wrong result"] + row["leftover"]
+        bad += row["crash"] + row["hang"] + row["wrong result"] + row["leftover"] + row["data loss"]
     sys.exit(1 if bad else 0)
 
 

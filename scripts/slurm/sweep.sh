@@ -30,25 +30,31 @@
 set -euo pipefail
 
 die() { echo "error: sweep: $*" >&2; exit 2; }
+# The value of option $1, which must be given (an option with nothing after it, or another option after it, is an
+# error: `shift 2` past the end would end the script silently under set -e).
+need() { [[ $# -ge 2 && -n $2 && $2 != --* ]] || die "$1: needs a value"; }
+# A decimal integer 1..max without leading zeros' octal meaning: bash reads 010 as 8 in arithmetic, and the tasks
+# would run --shard I/010 of a different count; at most 6 digits, so the arithmetic cannot overflow.
+decimal() { [[ $2 =~ ^[0-9]{1,6}$ ]] && (( 10#$2 >= 1 && 10#$2 <= $3 )) || die "$1: expected an integer 1..$3, got '$2'"; echo $((10#$2)); }
 
 shards="" out="" partition="" time_limit="" cpus=1 mem="" binary=${ADJOINTDEIS_BIN:-} wait=0 extra=()
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --shards) shards=${2:-}; shift 2 ;;
+    --shards) need "$1" "${2:-}"; shards=$2; shift 2 ;;
     --shards=*) shards=${1#*=}; shift ;;
-    --out) out=${2:-}; shift 2 ;;
+    --out) need "$1" "${2:-}"; out=$2; shift 2 ;;
     --out=*) out=${1#*=}; shift ;;
-    --partition) partition=${2:-}; shift 2 ;;
+    --partition) need "$1" "${2:-}"; partition=$2; shift 2 ;;
     --partition=*) partition=${1#*=}; shift ;;
-    --time) time_limit=${2:-}; shift 2 ;;
+    --time) need "$1" "${2:-}"; time_limit=$2; shift 2 ;;
     --time=*) time_limit=${1#*=}; shift ;;
-    --cpus) cpus=${2:-}; shift 2 ;;
+    --cpus) need "$1" "${2:-}"; cpus=$2; shift 2 ;;
     --cpus=*) cpus=${1#*=}; shift ;;
-    --mem) mem=${2:-}; shift 2 ;;
+    --mem) need "$1" "${2:-}"; mem=$2; shift 2 ;;
     --mem=*) mem=${1#*=}; shift ;;
-    --binary) binary=${2:-}; shift 2 ;;
+    --binary) need "$1" "${2:-}"; binary=$2; shift 2 ;;
     --binary=*) binary=${1#*=}; shift ;;
-    --sbatch-arg) extra+=("${2:-}"); shift 2 ;;
+    --sbatch-arg) [[ $# -ge 2 ]] || die "--sbatch-arg: needs a value"; extra+=("$2"); shift 2 ;;
     --sbatch-arg=*) extra+=("${1#*=}"); shift ;;
     --wait) wait=1; shift ;;
     --) shift; break ;;
@@ -56,9 +62,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $# -ge 1 ]] || die "no subcommand after -- (e.g. -- convergence --config C)"
-[[ $shards =~ ^[0-9]+$ ]] && (( shards >= 1 && shards <= 10000 )) || die "shards: expected an integer 1..10000, got '$shards'"
+shards=$(decimal shards "$shards" 10000) || exit 2
 [[ -n $out ]] || die "out: the output folder is required"
-[[ $cpus =~ ^[0-9]+$ ]] && (( cpus >= 1 )) || die "cpus: expected a positive integer, got '$cpus'"
+cpus=$(decimal cpus "$cpus" 1024) || exit 2
 subcommand=$1; shift
 case $subcommand in
   convergence|network-study|morph) ;;

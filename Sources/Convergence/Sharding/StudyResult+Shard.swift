@@ -52,6 +52,8 @@ extension StudyResult {
       let refs = try table(shard.references, columns: referenceColumns, what: "\(shard.name)/\(shardReferencesFile)")
       for (line, row) in refs.enumerated() {
         let field = Field(row: row, columns: referenceColumns, what: "\(shard.name)/\(shardReferencesFile) row \(line + 1)")
+        let seconds = try field.real("wall_time_s")
+        guard seconds.isFinite, seconds >= 0 else { throw InvalidInput(field.what, "wall_time_s \(seconds) is not a non-negative number") }
         let info = ReferenceInfo(seed: try field.integer("seed"), path: try field.integer("path"), description: try field.text("description"),
                                  seconds: try field.real("wall_time_s"),
                                  evaluations: EvaluationCount(eps: try field.integer("nfe_eps"), vjp: try field.integer("nfe_vjp")))
@@ -98,12 +100,26 @@ extension StudyResult {
     var comparisons: [GradientQuantity: GradientComparison] = [:]
     if ok {
       for q in GradientQuantity.allCases {
-        comparisons[q] = GradientComparison(relativeError: try f.real("rel_err_\(q.rawValue)"), cosine: try f.real("cosine_\(q.rawValue)"),
-                                            normRatio: try f.real("norm_ratio_\(q.rawValue)"))
+        let c = GradientComparison(relativeError: try f.real("rel_err_\(q.rawValue)"), cosine: try f.real("cosine_\(q.rawValue)"),
+                                   normRatio: try f.real("norm_ratio_\(q.rawValue)"))
+        // values, not only hashes: a shard's CSV edited and re-hashed must still hold numbers a run can produce
+        guard c.isAttainable else {
+          throw InvalidInput(f.what, "\(q.rawValue): relative error \(c.relativeError), cosine \(c.cosine), norm ratio \(c.normRatio) are not values a comparison can have")
+        }
+        comparisons[q] = c
       }
     }
+    let hMax = ok ? try f.real("h_max_lambda") : .nan
+    guard !ok || (hMax.isFinite && hMax > 0) else { throw InvalidInput(f.what, "h_max_lambda \(hMax) is not a positive number") }
+    for column in ["wall_time_s"] {
+      let v = try f.real(column)
+      guard v.isFinite, v >= 0 else { throw InvalidInput(f.what, "\(column) \(v) is not a non-negative number") }
+    }
+    for column in ["nfe_eps", "nfe_vjp", "gradient_nfe_eps", "gradient_nfe_vjp", "seed", "path", "M"] where try f.integer(column) < 0 {
+      throw InvalidInput(f.what, "\(column) is negative")
+    }
     var record = RunRecord(solver: try f.text("solver"), seed: try f.integer("seed"), steps: try f.integer("M"),
-                           hMax: ok ? try f.real("h_max_lambda") : .nan,
+                           hMax: hMax,
                            evaluations: EvaluationCount(eps: try f.integer("nfe_eps"), vjp: try f.integer("nfe_vjp")),
                            gradientEvaluations: EvaluationCount(eps: try f.integer("gradient_nfe_eps"), vjp: try f.integer("gradient_nfe_vjp")),
                            seconds: try f.real("wall_time_s"), comparisons: comparisons, failure: ok ? nil : try f.text("failure_reason"))

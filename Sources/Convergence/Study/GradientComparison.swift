@@ -22,6 +22,16 @@ public struct GradientComparison: Sendable, Equatable {
   }
 
   public static let failed = GradientComparison(relativeError: .nan, cosine: .nan, normRatio: .nan)
+
+  /// Whether `init(_:reference:)` can produce these numbers: with a non-zero reference, a finite error and norm ratio
+  /// >= 0 and a cosine in [-1, 1] (up to rounding), or NaN when the gradient is zero (norm ratio 0); with a zero
+  /// reference, NaN cosine and norm ratio and an error of 0 or infinity. (What a merge checks in a shard's CSV.)
+  public var isAttainable: Bool {
+    if normRatio.isNaN { return cosine.isNaN && (relativeError == 0 || relativeError == .infinity) }
+    guard relativeError.isFinite, relativeError >= 0, normRatio.isFinite, normRatio >= 0 else { return false }
+    if cosine.isNaN { return normRatio == 0 }
+    return abs(cosine) <= 1 + 1e-12
+  }
   init(relativeError: Double, cosine: Double, normRatio: Double) {
     self.relativeError = relativeError
     self.cosine = cosine

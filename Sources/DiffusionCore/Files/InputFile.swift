@@ -22,21 +22,8 @@ public enum InputFile {
 
   public static func read(path: String, field: String? = nil, limit: Int = configLimit) throws -> Data {
     let what = field.map { "\($0) \(path)" } ?? path
-    guard !path.isEmpty else { throw InvalidInput(field ?? "file", "the path is empty") }
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; for regular files it has no effect.
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-    guard fd >= 0 else {
-      let code = errno
-      throw InvalidInput(what, code == ENOENT ? "no such file" : "cannot open: \(Errno.text(code))")
-    }
+    let (fd, size) = try openRegular(path: path, field: field)
     defer { close(fd) }
-    var s = stat()
-    guard fstat(fd, &s) == 0 else { throw InvalidInput(what, "cannot examine: \(Errno.text(errno))") }
-    let kind = FileKind(mode: s.st_mode)
-    guard kind == .regular else {
-      throw InvalidInput(what, "is \(kind.phrase), expected a regular file")
-    }
-    let size = Int(s.st_size)
     guard size <= limit else {
       throw InvalidInput(what, "is \(size) bytes, more than the limit of \(limit) bytes for this input")
     }
@@ -72,6 +59,51 @@ public enum InputFile {
       data.append(contentsOf: chunk[0..<n])
     }
     return data
+  }
+
+  /// The first `count` bytes of the file (fewer if it is shorter), with the same checks as `read`: for sniffing a
+  /// format without reading the whole file.
+  public static func prefix(_ url: URL, count: Int, field: String? = nil) throws -> Data {
+    let what = field.map { "\($0) \(url.path)" } ?? url.path
+    let (fd, _) = try openRegular(path: url.path, field: field)
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: count)
+    var total = 0
+    while total < count {
+      let n = bytes.withUnsafeMutableBytes { readBytes(fd, $0.baseAddress! + total, count - total) }  // invariant: count > 0 here
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw InvalidInput(what, "cannot read: \(Errno.text(errno))")
+      }
+      if n == 0 { break }
+      total += n
+    }
+    return Data(bytes[0..<total])
+  }
+
+  /// Opens `path` for reading (without blocking on a FIFO) and checks that it is a regular file; returns the
+  /// descriptor (the caller closes it) and the size.
+  static func openRegular(path: String, field: String?) throws -> (fd: Int32, size: Int) {
+    let what = field.map { "\($0) \(path)" } ?? path
+    guard !path.isEmpty else { throw InvalidInput(field ?? "file", "the path is empty") }
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; for regular files it has no effect.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else {
+      let code = errno
+      throw InvalidInput(what, code == ENOENT ? "no such file" : "cannot open: \(Errno.text(code))")
+    }
+    var s = stat()
+    guard fstat(fd, &s) == 0 else {
+      let code = errno
+      close(fd)
+      throw InvalidInput(what, "cannot examine: \(Errno.text(code))")
+    }
+    let kind = FileKind(mode: s.st_mode)
+    guard kind == .regular else {
+      close(fd)
+      throw InvalidInput(what, "is \(kind.phrase), expected a regular file")
+    }
+    return (fd, Int(s.st_size))
   }
 
   /// The file as UTF-8 text.

@@ -12,7 +12,13 @@ import Foundation
 /// and creates the staging folder `.NAME.PID.tmp` beside it, which proves the place writable and is removed on failure
 /// or SIGINT/SIGTERM (`TemporaryFiles`). The run writes its files into `staging` (with `write` or any writer given
 /// `url(_:)`); `commit` then moves them into place together: the staging folder is renamed to the target if the
-/// target does not exist yet, otherwise each file is renamed over its namesake (files of other runs in the folder stay).
+/// target does not exist yet (one rename), otherwise each file is renamed over its namesake (files of other runs in
+/// the folder stay) under a journal: the list of files is written into the staging folder first (`.commit-journal`,
+/// itself by a rename), and from then on the commit only goes forward. A run killed before the journal exists leaves
+/// the target as it was (the next run sweeps its staging folder); one killed after it (SIGKILL, a power cut) leaves
+/// the journal, and the next run that opens this folder finishes the renames (`recover`) before anything else: the
+/// folder ends all-old or all-new, never a mix of two runs. SIGINT/SIGTERM/SIGHUP wait for a commit in progress
+/// (`TemporaryFiles.uninterruptible`), so the signal clean-up never races with it.
 /// Nothing reaches the target before `commit`, so a run that fails or is killed leaves the target as it was.
 public final class OutputFolder: @unchecked Sendable {
   /// The folder the files end up in (symbolic links resolved).
@@ -45,6 +51,8 @@ public final class OutputFolder: @unchecked Sendable {
     // Beside the target; inside it when it exists and its parent is not writable (`--out .` in a read-only parent, `/`)
     // or lies on another file system (a mount point): `commit` must only rename, since a copy across file systems can
     // run out of space half-way and leave a partial set of files.
+    // finish a commit a killed run left half-done inside the target (the ones beside it: makeStaging's sweep)
+    if kind == .directory { TemporaryFiles.sweepStale(for: target.appendingPathComponent(Self.insideName)) }
     var staging = TemporaryFiles.temporary(for: target)
     let crossDevice = kind == .directory && Self.device(of: target.path) != Self.device(of: parent.path)
     var code = target.path == "/" || crossDevice ? EACCES : Self.makeStaging(staging, sweeping: target)
@@ -98,36 +106,94 @@ public final class OutputFolder: @unchecked Sendable {
 
   public func write(_ text: String, as name: String) throws { try write(Data(text.utf8), as: name) }
 
-  /// The names written so far (sorted).
-  public var stagedNames: [String] {
-    ((try? FileManager.default.contentsOfDirectory(atPath: staging.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+  /// The files written so far, as paths relative to the folder ("a.csv", "unet/config.json"; sorted). Hidden names
+  /// (a writer's temporary, the journal) are left out.
+  public var stagedNames: [String] { Self.files(in: staging) }
+
+  /// The non-hidden files under `folder`, relative paths, sorted; subfolders are descended, not listed.
+  static func files(in folder: URL, prefix: String = "") -> [String] {
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }
+    var out: [String] = []
+    for name in names {
+      let url = folder.appendingPathComponent(name)
+      if (try? FileKind.of(url.path, follow: false)) == .directory {
+        out += files(in: url, prefix: prefix + name + "/")
+      } else {
+        out.append(prefix + name)
+      }
+    }
+    return out.sorted()
   }
 
-  /// Moves every staged file into the target; returns their final URLs (sorted by name).
+  /// Moves every staged file into the target; returns their final URLs (sorted by name). Signals wait until it is done.
   @discardableResult
   public func commit() throws -> [URL] {
     guard !finished else { return [] }
+    return try TemporaryFiles.uninterruptible { try commitStaged() }
+  }
+
+  private func commitStaged() throws -> [URL] {
     let what = "\(field) \(target.path)"
     let names = stagedNames
     let finals = names.map { target.appendingPathComponent($0) }
     if try FileKind.of(target.path, follow: false) == .missing {
-      // sweep a hidden file a writer may have left (none should exist: writers clean up), then one rename
-      if Glibc.rename(staging.path, target.path) == 0 {
+      if Glibc.rename(staging.path, target.path) == 0 {  // the whole folder at once
         finished = true
         TemporaryFiles.unregister(staging)
         return finals
       }
       try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
     }
-    // First check that nothing in the way is a directory, so the moves below do not stop half-way on a predictable error.
+    // First check that nothing in the way is a directory (or a file where a subfolder goes), so that the journal is
+    // only written for renames that will not stop half-way on a predictable error.
     for (name, final) in zip(names, finals) {
-      do { _ = try OutputFile.destination(final) } catch let e as InvalidInput { throw InvalidInput(what, "\(name): \(e.reason)") }
+      do {
+        var folder = final.deletingLastPathComponent()
+        while folder.path.count > target.path.count {
+          let kind = try FileKind.of(folder.path, follow: true)
+          guard kind == .directory || kind == .missing else { throw InvalidInput(folder.path, "is \(kind.phrase), expected a directory") }
+          folder = folder.deletingLastPathComponent()
+        }
+        if try FileKind.of(final.deletingLastPathComponent().path, follow: true) == .directory { _ = try OutputFile.destination(final) }
+      } catch let e as InvalidInput { throw InvalidInput(what, "\(name): \(e.reason)") }
     }
-    for (name, final) in zip(names, finals) {
-      do { try OutputFile.place(url(name), at: final) } catch let e as InvalidInput { throw InvalidInput(what, "\(name): \(e.reason)") }
-    }
-    discard()
+    try CommitJournal.write(names, in: staging)
+    // From here the commit only goes forward: the staging folder is no longer a temporary to remove on failure.
+    TemporaryFiles.unregister(staging)
+    finished = true
+    try Self.rollForward(staging: staging, target: target, names: names, field: what)
     return finals
+  }
+
+  /// Moves each of `names` that is still in `staging` to the target (creating subfolders), then removes `staging`
+  /// with its journal. Repeatable: a name already moved is skipped.
+  static func rollForward(staging: URL, target: URL, names: [String], field: String) throws {
+    for name in names {
+      let source = staging.appendingPathComponent(name), final = target.appendingPathComponent(name)
+      guard try FileKind.of(source.path, follow: false) != .missing else { continue }
+      do {
+        try FileManager.default.createDirectory(at: final.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try OutputFile.place(source, at: final)
+      } catch {
+        throw InvalidInput(field, "\(name): \(ErrorText.reason(error)) (the commit resumes on the next run into this folder)")
+      }
+    }
+    try? FileManager.default.removeItem(at: staging)
+  }
+
+  /// Finishes the commit a dead run left in `staging` (a `.NAME.PID.tmp` folder holding a journal): beside its target
+  /// (`.T.PID.tmp` next to T) or inside it (`T/.adjointdeis-output.PID.tmp`). Returns false if `staging` has no
+  /// journal (then it is an unfinished run's leftover, to be removed).
+  static func recover(staging: URL) -> Bool {
+    guard let names = CommitJournal.read(in: staging) else { return false }
+    let parent = staging.deletingLastPathComponent()
+    let name = staging.lastPathComponent  // .NAME.PID.tmp
+    let pieces = name.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+    guard pieces.count >= 3 else { return false }
+    let targetName = pieces.dropLast(2).joined(separator: ".")
+    let target = targetName == insideName ? parent : parent.appendingPathComponent(targetName)
+    try? rollForward(staging: staging, target: target, names: names, field: target.path)
+    return true
   }
 
   /// The file system (st_dev) holding `path`; nil when it cannot be examined.

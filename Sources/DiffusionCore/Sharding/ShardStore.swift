@@ -21,11 +21,28 @@ public enum ShardStore {
     let final = shards.appendingPathComponent(shard.name, isDirectory: true)
     do {
       try fm.createDirectory(at: shards, withIntermediateDirectories: true)
+      sweepStalePartials(in: shards)
+      TemporaryFiles.register(temporary)  // removed on failure, at exit and on SIGINT/SIGTERM/SIGHUP
       if fm.fileExists(atPath: temporary.path) { try fm.removeItem(at: temporary) }
       try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
     } catch {
+      TemporaryFiles.unregister(temporary)
       throw InvalidInput(shards.path, "cannot create the shard folder: \(error.localizedDescription)")
     }
+    do {
+      return try fill(temporary, files: files, manifest: manifest, shard: shard, final: final, unique: unique)
+    } catch {
+      // a full disk or any other failure: no .partial folder left behind
+      try? fm.removeItem(at: temporary)
+      TemporaryFiles.unregister(temporary)
+      throw error
+    }
+  }
+
+  private static func fill(_ temporary: URL, files: [(name: String, data: Data)], manifest: ShardManifest, shard: Shard,
+                           final: URL, unique: String) throws -> URL {
+    let fm = FileManager.default
+    let shards = temporary.deletingLastPathComponent()
     var manifest = manifest
     for (name, data) in files {
       guard !name.isEmpty, !name.contains("/"), name != marker, name != manifestName else {  // invariant: callers name files
@@ -47,8 +64,24 @@ public enum ShardStore {
     guard rename(temporary.path, final.path) == 0 else {
       throw InvalidInput(final.path, "cannot rename the finished shard into place (errno \(errno))")
     }
+    TemporaryFiles.unregister(temporary)
     try? fm.removeItem(at: old)
     return final
+  }
+
+  /// Removes `.I-of-N.HOST.PID.XXXXXXXX.partial` (and `.old`) folders that a process of this host left and that no
+  /// longer runs (SIGKILL, a node crash): nothing else would ever remove them. Other hosts' folders are left alone
+  /// (their processes cannot be checked from here).
+  static func sweepStalePartials(in shards: URL) {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: shards.path) else { return }
+    let host = ProcessInfo.processInfo.hostName, own = ProcessInfo.processInfo.processIdentifier
+    for entry in entries where entry.hasPrefix(".") && (entry.hasSuffix(".partial") || entry.hasSuffix(".old")) {
+      let pieces = entry.split(separator: ".", omittingEmptySubsequences: false)
+      // "", "I-of-N", host pieces..., PID, XXXXXXXX, "partial"
+      guard pieces.count >= 6, let pid = Int32(pieces[pieces.count - 3]), pid != own,
+            pieces[2..<(pieces.count - 3)].joined(separator: ".") == host, !Errno.processAlive(pid) else { continue }
+      try? FileManager.default.removeItem(at: shards.appendingPathComponent(entry))
+    }
   }
 
   private static func write(_ data: Data, to url: URL) throws {
@@ -69,7 +102,7 @@ public enum ShardStore {
     public func file(_ name: String) throws -> Data {
       guard let expected = manifest.files[name] else { throw InvalidInput("shard \(self.name)", "has no file \(name)") }
       let url = folder.appendingPathComponent(name)
-      guard let data = try? Data(contentsOf: url) else { throw InvalidInput(url.path, "cannot read the shard's file") }
+      let data = try InputFile.read(url, limit: InputFile.tensorLimit)  // regular files only: a FIFO must not block
       guard SHA256.hex(data) == expected else { throw InvalidInput(url.path, "its content does not match the manifest's hash") }
       return data
     }
@@ -94,11 +127,11 @@ public enum ShardStore {
         continue
       }
       let dir = shards.appendingPathComponent(entry, isDirectory: true)
-      guard let markerData = try? Data(contentsOf: dir.appendingPathComponent(marker)) else {
+      guard let markerData = try? InputFile.read(dir.appendingPathComponent(marker)) else {
         problems.append("\(entry) incomplete (no \(marker) marker)")
         continue
       }
-      guard let manifestData = try? Data(contentsOf: dir.appendingPathComponent(manifestName)),
+      guard let manifestData = try? InputFile.read(dir.appendingPathComponent(manifestName)),
             String(decoding: markerData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == SHA256.hex(manifestData) else {
         problems.append("\(entry) damaged (its manifest does not match its \(marker) marker)")
         continue

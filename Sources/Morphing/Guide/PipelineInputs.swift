@@ -36,7 +36,7 @@ public enum PipelineInputs {
   /// The target (or w) for B images of shape (C, H, W): a PNG at the model's size (the same image for every x_T),
   /// or a safetensors tensor `target` of shape (C, H, W) or (B, C, H, W).
   public static func readTarget(_ url: URL, batch: Int, shape: [Int]) throws -> [Double] {
-    if isPNG(url) {
+    if try isPNG(url) {
       let image = try ModelImage.read(url, channels: shape[0], height: shape[1], width: shape[2])
       return (0..<batch).flatMap { _ in image }
     }
@@ -56,8 +56,8 @@ public enum PipelineInputs {
     let (c, h, w) = (shape[0], shape[1], shape[2])
     let plane = h * w
     var values: [Double], channels: Int
-    if isPNG(url) {
-      let png = try PNGPixels.read(url)
+    if try isPNG(url) {
+      let png = try PNGPixels.read(url, width: w, height: h)
       guard png.height == h, png.width == w else {
         throw InvalidInput(url.path, "is \(png.width) x \(png.height) pixels, the model's images are \(w) x \(h)")
       }
@@ -85,10 +85,10 @@ public enum PipelineInputs {
 
   // MARK: - helpers
 
-  static func isPNG(_ url: URL) -> Bool {
-    guard let handle = FileHandle(forReadingAtPath: url.path) else { return url.pathExtension.lowercased() == "png" }
-    defer { try? handle.close() }
-    return (try? handle.read(upToCount: 8)).map { [UInt8]($0) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] } ?? false
+  /// Whether the file starts with the PNG signature, read through the input-file gate (a missing file, a FIFO, device
+  /// or directory is refused there, instead of blocking here).
+  static func isPNG(_ url: URL) throws -> Bool {
+    [UInt8](try InputFile.prefix(url, count: 8)) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
   }
 
   static func tensor(_ url: URL, named name: String) throws -> SafeTensor {

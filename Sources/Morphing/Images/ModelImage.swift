@@ -31,7 +31,7 @@ public enum ModelImage {
 
   /// Reads a PNG that must have exactly the model's channel count and size; returns its (C, H, W) values.
   public static func read(_ url: URL, channels: Int, height: Int, width: Int) throws -> [Double] {
-    let png = try PNGPixels.read(url)
+    let png = try PNGPixels.read(url, width: width, height: height)
     guard png.channels == channels else {
       let kind = { (c: Int) in c == 1 ? "gray" : "RGB" }
       throw InvalidInput(url.path, "is a \(kind(png.channels)) image (\(png.channels) channel\(png.channels == 1 ? "" : "s")), the model takes \(channels) (\(kind(channels)))")

@@ -47,19 +47,58 @@ public struct PNGPixels: Sendable, Equatable {
 
   // MARK: - reading
 
-  public static func read(_ url: URL) throws -> PNGPixels {
-    guard let data = FileManager.default.contents(atPath: url.path) else { throw InvalidInput(url.path, "cannot read") }
-    do { return try decode(data) } catch let e as InvalidInput { throw InvalidInput(url.path, "\(e.field): \(e.reason)") }
+  /// The largest PNG file read (a 16384 x 16384 RGB image compresses to far less; the file is held in memory).
+  public static let fileLimit = InputFile.configLimit
+
+  /// Reads a PNG through the input-file gate (regular files only, at most `fileLimit` bytes). With `width` and
+  /// `height` (the model's size), a header declaring another size is refused before any pixel data is inflated.
+  public static func read(_ url: URL, width: Int? = nil, height: Int? = nil) throws -> PNGPixels {
+    let data = try InputFile.read(url, limit: fileLimit)
+    do { return try decode(data, width: width, height: height) } catch let e as InvalidInput { throw InvalidInput(url.path, "\(e.field): \(e.reason)") }
   }
 
-  /// Decodes a PNG; errors name the chunk or field.
-  public static func decode(_ data: Data) throws -> PNGPixels {
+  /// The header fields that fix the decoded size (PNG 11.2.2).
+  struct Header {
+    let width: Int, height: Int, depth: Int, color: Int, interlace: Int
+    /// Samples per pixel of the colour type at the bit depth; nil for a combination PNG does not allow.
+    var samples: Int? {
+      switch (color, depth) {
+      case (0, 1), (0, 2), (0, 4), (0, 8), (0, 16): return 1
+      case (2, 8), (2, 16): return 3
+      case (3, 1), (3, 2), (3, 4), (3, 8): return 1
+      case (4, 8), (4, 16): return 2
+      case (6, 8), (6, 16): return 4
+      default: return nil
+      }
+    }
+  }
+
+  /// Checks a header before any pixel data is read: the size (1...16384 a side, and the expected size if given),
+  /// the colour type and bit depth, interlacing, and the memory decoding takes (the inflated rows, the unfiltered
+  /// rows and the 8-bit output) against the budget.
+  static func check(_ h: Header, width: Int?, height: Int?) throws {
+    guard h.width > 0, h.height > 0, h.width <= 1 << 14, h.height <= 1 << 14 else {
+      throw InvalidInput("IHDR", "image size \(h.width) x \(h.height) outside 1...16384")
+    }
+    if let width, let height, h.width != width || h.height != height {
+      throw InvalidInput("IHDR", "the image is \(h.width) x \(h.height) pixels, the model's images are \(width) x \(height)")
+    }
+    guard let samples = h.samples else { throw InvalidInput("IHDR", "invalid color type \(h.color) with bit depth \(h.depth)") }
+    guard h.interlace == 0 else { throw InvalidInput("IHDR", "Adam7-interlaced PNGs are not supported (save without interlacing)") }
+    let rowBytes = (h.width * samples * h.depth + 7) / 8
+    let bytes = Double(2 * rowBytes + 1) * Double(h.height) + 3 * Double(h.width) * Double(h.height)
+    try Budget.checkMemory(bytes, "IHDR", what: "decoding a \(h.width) x \(h.height) PNG at \(h.depth) bits x \(samples) samples")
+  }
+
+  /// Decodes a PNG; errors name the chunk or field. IHDR must come first (PNG 5.6) and is checked (`check`, with the
+  /// expected size if given) before the rest of the file is read.
+  public static func decode(_ data: Data, width: Int? = nil, height: Int? = nil) throws -> PNGPixels {
     let b = [UInt8](data)
     guard b.count >= 8, Array(b[0..<8]) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] else {
       throw InvalidInput("signature", "not a PNG file")
     }
     var offset = 8
-    var header: (width: Int, height: Int, depth: Int, color: Int, interlace: Int)?
+    var header: Header?
     var palette: [UInt8] = []
     var idat: [UInt8] = []
     var ended = false
@@ -67,15 +106,21 @@ public struct PNGPixels: Sendable, Equatable {
       let length = Int(be32(b, offset))
       let type = String(decoding: b[(offset + 4)..<(offset + 8)], as: UTF8.self)
       guard length <= b.count - offset - 12 else { throw InvalidInput(type, "chunk runs past the end of the file") }
-      let body = Array(b[(offset + 8)..<(offset + 8 + length)])
+      guard header != nil || type == "IHDR" else { throw InvalidInput("IHDR", "missing (the first chunk is \(type))") }
+      let body = b[(offset + 8)..<(offset + 8 + length)]
       guard be32(b, offset + 8 + length) == PNGImage.crc32(Array(b[(offset + 4)..<(offset + 8 + length)])) else {
         throw InvalidInput(type, "CRC mismatch (the file is damaged)")
       }
       switch type {
       case "IHDR":
+        guard header == nil else { throw InvalidInput("IHDR", "appears twice") }
         guard length == 13 else { throw InvalidInput("IHDR", "must be 13 bytes") }
-        header = (Int(be32(body, 0)), Int(be32(body, 4)), Int(body[8]), Int(body[9]), Int(body[12]))
-      case "PLTE": palette = body
+        let fields = Array(body)
+        let h = Header(width: Int(be32(fields, 0)), height: Int(be32(fields, 4)), depth: Int(fields[8]), color: Int(fields[9]),
+                       interlace: Int(fields[12]))
+        try check(h, width: width, height: height)
+        header = h
+      case "PLTE": palette = Array(body)
       case "IDAT": idat += body
       case "IEND": ended = true
       default: break
@@ -85,19 +130,7 @@ public struct PNGPixels: Sendable, Equatable {
     }
     guard let h = header else { throw InvalidInput("IHDR", "missing") }
     guard ended else { throw InvalidInput("IEND", "missing (the file is truncated)") }
-    guard h.interlace == 0 else { throw InvalidInput("IHDR", "Adam7-interlaced PNGs are not supported (save without interlacing)") }
-    guard h.width > 0, h.height > 0, h.width <= 1 << 14, h.height <= 1 << 14 else {
-      throw InvalidInput("IHDR", "image size \(h.width) x \(h.height) outside 1...16384")
-    }
-    let samples: Int
-    switch (h.color, h.depth) {
-    case (0, 1), (0, 2), (0, 4), (0, 8), (0, 16): samples = 1
-    case (2, 8), (2, 16): samples = 3
-    case (3, 1), (3, 2), (3, 4), (3, 8): samples = 1
-    case (4, 8), (4, 16): samples = 2
-    case (6, 8), (6, 16): samples = 4
-    default: throw InvalidInput("IHDR", "invalid color type \(h.color) with bit depth \(h.depth)")
-    }
+    let samples = h.samples!  // invariant: check(h) accepted the colour type and depth
     if h.color == 3 && palette.isEmpty { throw InvalidInput("PLTE", "missing for a palette image") }
     let bitsPerPixel = samples * h.depth
     let rowBytes = (h.width * bitsPerPixel + 7) / 8

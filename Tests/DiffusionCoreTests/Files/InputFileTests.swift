@@ -23,6 +23,16 @@ final class InputFileTests: FileTestCase {
     XCTAssertEqual(try InputFile.read(url("c.json"), limit: 8), Data("{\"a\": 1}".utf8), "exactly at the limit")
   }
 
+  func testPrefixReadsTheFirstBytesThroughTheSameGate() throws {
+    try Data([1, 2, 3, 4, 5]).write(to: url("five"))
+    XCTAssertEqual(try InputFile.prefix(url("five"), count: 3), Data([1, 2, 3]))
+    XCTAssertEqual(try InputFile.prefix(url("five"), count: 8), Data([1, 2, 3, 4, 5]), "a shorter file gives what it has")
+    let fifo = try makeFIFO("fifo")
+    // must return at once, not wait for a writer (a FIFO given as --target blocked in the PNG sniffing)
+    XCTAssertEqual(reason { try InputFile.prefix(fifo, count: 8) }, "\(fifo.path): is a FIFO (named pipe), expected a regular file")
+    XCTAssertEqual(reason { try InputFile.prefix(directory, count: 8) }, "\(directory.path): is a directory, expected a regular file")
+  }
+
   func testEveryNonRegularKindIsAClearError() throws {
     let fifo = try makeFIFO("fifo")
     XCTAssertEqual(reason { try InputFile.read(directory, field: "config") }, "config \(directory.path): is a directory, expected a regular file")
