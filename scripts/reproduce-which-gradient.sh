@@ -5,7 +5,8 @@
 # binomial checkpointing, the continuous adjoints on recorded and re-solved states, AdjointDPM -- plus AdjointDEIS on
 # exact states (the mechanism: state error versus adjoint discretization), against the exact continuous gradient and
 # the exact gradient of each method's own sampler; then `adjointdeis which-gradient` (tables, decision table, plots).
-# Called by scripts/reproduce-convergence.sh; runs alone after a release build.
+# Called by scripts/reproduce-convergence.sh; runs alone after a release build. With --network it also runs the
+# trained UNet's study (results/network/model against its analytic mixture, 4 minutes) into results/which-gradient/network/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +30,14 @@ steps=5,10,20,40,80,160,320
 csvs=$(printf "$out/%s.csv," diagonal full-cov separated mixture-64d mixture-256d)
 "$bin" which-gradient --csv "${csvs%,}" --steps 10,20,80 --budget 500 --target 0.01 --out "$out"
 scripts/render-svg.sh "$out"
+if [[ "${1:-}" == "--network" ]]; then
+  # The trained UNet beside its analytic mixture (same x_T, loss, solvers); RK45 references at 1e-7 as in
+  # scripts/reproduce-network.sh (the network's eps wiggles in t, so tighter is out of reach).
+  net=$out/network
+  "$bin" network-study --data examples/network/image-mixture.json --model results/network/model --out "$net" --name network-which \
+    --solvers rex-euler,rex-midpoint,rex-rk4,bdia,dto/dpm-solver-2m,dto/dpm-solver-2m/checkpoint=binomial:3,adjointdeis-1/recorded,adjointdeis-2m/recorded,adjointdpm-rk4/recorded \
+    --steps 5,10,20,40,80 --reference-tolerance 1e-7 --floor 1e-9 --threads 1
+  "$bin" which-gradient --csv "$net/network-which.csv" --steps 20,80 --budget 500 --target 0.01 --out "$net"
+  scripts/render-svg.sh "$net"
+fi
 echo "results/which-gradient regenerated in $(( $(date +%s) - start )) s"
