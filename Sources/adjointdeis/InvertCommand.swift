@@ -51,7 +51,7 @@ struct InvertCommand: ParsableCommand {
     let schedule = loaded.schedule
     let timeGrid = try TimeGrid(schedule: schedule, tEps: schedule.tMin, T: schedule.tMax, steps: method.settings.samplerSteps, spacing: grid)
     let started = Date()
-    let inversion = try ReversibleInversion(x0: x0, sampler: method.sampler, model: model, schedule: schedule, grid: timeGrid)
+    let inversion = try ReversibleInversion(x0: x0, sampler: method.reversible, model: model, schedule: schedule, grid: timeGrid)
     try Check.finite(inversion.xT, "x_T")
     try SafeTensorsFile.write([.init("x_T", shape: [1] + shape, doubles: inversion.xT), .init("x_0", shape: [1] + shape, doubles: x0)],
                               metadata: ["method": method.label, "pipeline": pipeline], to: URL(fileURLWithPath: output))

@@ -46,12 +46,13 @@ public struct ReversibleMethod: SweepBackMethod {
   }
 
   public let scheme: Scheme
-  public let sampler: any ReversibleSampler
+  /// The reversible sampler (`sampler`, from the shared settings, names no grid sampler here).
+  public let reversible: any ReversibleSampler
   public var storage: ReversibleGradient.Storage = .reconstruct
   public var settings: SweepSettings
 
   public var name: String { scheme.rawValue }
-  public var label: String { sampler.label + (storage == .stored ? "/stored" : "") }
+  public var label: String { reversible.label + (storage == .stored ? "/stored" : "") }
   /// A reversible sampler integrates the probability-flow ODE.
   public var dynamics: Dynamics { .ode }
 
@@ -70,17 +71,17 @@ public struct ReversibleMethod: SweepBackMethod {
     let o = GradientOptions.resolve(given, over: defaults)
     let parameterization = o.parameterization ?? .data
     switch scheme {
-    case .rexEuler: sampler = try Rex(tableau: .euler, parameterization: parameterization, coupling: o.coupling ?? 0.999)
-    case .rexMidpoint: sampler = try Rex(tableau: .midpoint, parameterization: parameterization, coupling: o.coupling ?? 0.999)
-    case .rexRK4: sampler = try Rex(tableau: .rk4, parameterization: parameterization, coupling: o.coupling ?? 0.999)
-    case .reversibleHeun: sampler = ReversibleHeun(parameterization: parameterization)
-    case .bdia: sampler = try BDIA(gamma: o.gamma ?? 1)
-    case .edict: sampler = try EDICT(mix: o.mix ?? 0.93)
+    case .rexEuler: reversible = try Rex(tableau: .euler, parameterization: parameterization, coupling: o.coupling ?? 0.999)
+    case .rexMidpoint: reversible = try Rex(tableau: .midpoint, parameterization: parameterization, coupling: o.coupling ?? 0.999)
+    case .rexRK4: reversible = try Rex(tableau: .rk4, parameterization: parameterization, coupling: o.coupling ?? 0.999)
+    case .reversibleHeun: reversible = ReversibleHeun(parameterization: parameterization)
+    case .bdia: reversible = try BDIA(gamma: o.gamma ?? 1)
+    case .edict: reversible = try EDICT(mix: o.mix ?? 0.93)
     }
   }
 
   var reversibleGradient: ReversibleGradient {
-    get throws { try ReversibleGradient(sampler: sampler, storage: storage, wantParameters: settings.wantParameters) }
+    get throws { try ReversibleGradient(sampler: reversible, storage: storage, wantParameters: settings.wantParameters) }
   }
 
   /// The exact gradient of the same sampler with every state stored (no inverse): equal to this one to rounding.
@@ -95,7 +96,7 @@ public struct ReversibleMethod: SweepBackMethod {
   public func sample<M: NoisePredictor>(model: M, schedule: NoiseSchedule, tEps: Double, T: Double, xT: [Double], z: Conditioning) throws -> [Double] {
     let grid = try TimeGrid(schedule: schedule, tEps: tEps, T: T, steps: settings.samplerSteps, spacing: settings.grid)
     var count = EvaluationCount()
-    return sampler.output(try sampler.sample(xT: xT, grid: grid, schedule: schedule, model: model, z: z, count: &count))
+    return reversible.output(try reversible.sample(xT: xT, grid: grid, schedule: schedule, model: model, z: z, count: &count))
   }
 
   public func forward<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, grids: SweepGrids) throws -> ForwardPass {
