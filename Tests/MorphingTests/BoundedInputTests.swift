@@ -1,5 +1,6 @@
 import DiffusionCore
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import Morphing
@@ -30,16 +31,7 @@ final class BoundedInputTests: XCTestCase {
     return Data(png)
   }
 
-  func reason(_ body: () throws -> Any) -> String {
-    do {
-      _ = try body()
-      return "no error"
-    } catch let e as InvalidInput {
-      return "\(e.field): \(e.reason)"
-    } catch {
-      return "other error: \(error)"
-    }
-  }
+  func reason<T>(_ body: () throws -> T) -> String { invalidInputReason(body) }
 
   func testAHeaderOfAnotherSizeIsRefusedBeforeDecoding() throws {
     // 16384 x 16384 RGBA16 would inflate to 2 GB of rows; the header alone refuses it.

@@ -14,3 +14,16 @@ public func XCTAssertThrowsInvalid<T>(_ expression: @autoclosure () throws -> T,
     }
   }
 }
+
+/// "field: reason" of the `InvalidInput` that `body` throws, "no error", or "other error: ..." — for tests that
+/// compare an error's whole text.
+public func invalidInputReason<T>(_ body: () throws -> T) -> String {
+  do {
+    _ = try body()
+    return "no error"
+  } catch let e as InvalidInput {
+    return "\(e.field): \(e.reason)"
+  } catch {
+    return "other error: \(error)"
+  }
+}

@@ -1,20 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DiffusionCore
 
 /// `InputFile`: clear errors for every kind of path that is not a readable regular file, and a size limit.
 final class InputFileTests: FileTestCase {
-  func reason(_ body: () throws -> Data) -> String {
-    do {
-      _ = try body()
-      return "no error"
-    } catch let e as InvalidInput {
-      return "\(e.field): \(e.reason)"
-    } catch {
-      return "other error: \(error)"
-    }
-  }
+  func reason<T>(_ body: () throws -> T) -> String { invalidInputReason(body) }
 
   func testReadsARegularFileAndFollowsLinks() throws {
     try "{\"a\": 1}".write(to: url("c.json"), atomically: false, encoding: .utf8)
