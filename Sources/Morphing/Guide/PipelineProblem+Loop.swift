@@ -56,16 +56,10 @@ public struct GradientCrossCheck: Sendable {
   public let relativeError: Double
 
   public init(_ approximate: GradientResult, exact: GradientResult) {
-    let a = approximate.gradXT + (approximate.gradZ.first ?? []), b = exact.gradXT + (exact.gradZ.first ?? [])
-    var dot = 0.0, na = 0.0, nb = 0.0, diff = 0.0
-    for i in 0..<min(a.count, b.count) {
-      dot += a[i] * b[i]
-      na += a[i] * a[i]
-      nb += b[i] * b[i]
-      diff += (a[i] - b[i]) * (a[i] - b[i])
-    }
-    cosine = na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : (na == nb ? 1 : 0)
-    relativeError = nb > 0 ? (diff / nb).squareRoot() : diff.squareRoot()
+    let c = GradientComparison(approximate.gradXT + (approximate.gradZ.first ?? []), reference: exact.gradXT + (exact.gradZ.first ?? []))
+    // a zero gradient has no direction: two zero gradients agree (cosine 1), one zero gradient does not (cosine 0)
+    cosine = c.cosine.isNaN ? (c.relativeError == 0 ? 1 : 0) : c.cosine
+    relativeError = c.relativeError
   }
 
   /// One line for stderr when the method's gradient is far from the exact one, else nil.

@@ -1,5 +1,4 @@
 import Foundation
-import Integrators
 
 /// How a gradient compares with the reference: relative L2 error, cosine similarity and norm ratio |g| / |g_ref|.
 /// An optimizer follows the direction, so a gradient can be useful (cosine ~ 1) while its relative error is large.
@@ -32,24 +31,9 @@ public struct GradientComparison: Sendable, Equatable {
     if cosine.isNaN { return normRatio == 0 }
     return abs(cosine) <= 1 + 1e-12
   }
-  init(relativeError: Double, cosine: Double, normRatio: Double) {
+  public init(relativeError: Double, cosine: Double, normRatio: Double) {
     self.relativeError = relativeError
     self.cosine = cosine
     self.normRatio = normRatio
-  }
-}
-
-/// The three gradients a study compares: a_x(T) = dL/dx_T, a_z = dL/dz (all rows), a_theta = dL/dtheta.
-public enum GradientQuantity: String, CaseIterable, Sendable {
-  case x = "a_x"
-  case z = "a_z"
-  case theta = "a_theta"
-
-  public func values(_ r: GradientResult) -> [Double] {
-    switch self {
-    case .x: return r.gradXT
-    case .z: return r.gradZ.flatMap { $0 }
-    case .theta: return r.gradTheta
-    }
   }
 }
