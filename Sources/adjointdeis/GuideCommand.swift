@@ -83,7 +83,10 @@ struct GuideCommand: ParsableCommand {
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
     let loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
-    if let loop { try Budget.checkPathMemory(steps: 2 * loop.timesteps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
+    if let why = pipeline.scheduler.continuousUnsupported, let other = chosen.first(where: { !Self.isLoopDTO($0) }) {
+      throw InvalidInput("methods", "\(other.rawValue) runs on the continuous-time schedule, which this pipeline does not have: \(why); dto through diffusers' loop (the default) is exact")
+    }
+    if let loop { try Budget.checkPathMemory(steps: 2 * loop.steps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
 
     let start = try loop.map { try problem.loopSample($0) } ?? problem.sample(.dpmSolver1, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
     var traces: [GuideTrace] = []

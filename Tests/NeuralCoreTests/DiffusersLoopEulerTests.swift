@@ -50,7 +50,9 @@ final class DiffusersLoopEulerTests: XCTestCase {
       XCTAssertEqual(try loop.sample(model: model, xT: try t("x_T"), z: z, batch: 1), r.x0, c.name)
       XCTAssertEqual([r.forwardCalls, r.vjpCalls], [c.steps, c.steps], c.name)
       worst = (max(worst.sample, sample), max(worst.gradient, gradient))
-      print("\(c.name): sample \(sample), gradient \(gradient), stock float32 \(relative(try t("x_0_stock"), try t("x_0")))")
+      let gz = c.z ? relative(r.gradZ, try t("grad_z")) : -1
+      // one line per fixture for scripts/measure-euler-loop.sh
+      print("euler-fixture \(c.name) \(p.scheduler.className) \(c.steps) \(sample) \(gradient) \(gz) \(relative(try t("x_0_stock"), try t("x_0")))")
     }
     print("worst relative difference from diffusers (Euler family): sample \(worst.sample), gradient \(worst.gradient)")
   }
@@ -94,7 +96,8 @@ final class DiffusersLoopEulerTests: XCTestCase {
     XCTAssertEqual(p.scheduler.euler?.kind, .flowMatch)
     XCTAssertEqual(p.scheduler.euler?.shift, 3)
     XCTAssertTrue(p.scheduler.continuousUnsupported?.contains("flow-matching") ?? false)
-    XCTAssertTrue(p.scheduler.ignored.contains { $0.hasPrefix("base_shift") })
+    XCTAssertEqual(p.scheduler.ignored, [])
+    XCTAssertEqual(p.scheduler.predictionName, "velocity (flow matching)")
     let loop = try DiffusersLoop(config: p.scheduler, steps: 8)
     XCTAssertEqual(loop.label, "FlowMatchEulerDiscreteScheduler/shift-3.0 network times 1000.0...8.928571701049805 (8)")
     let euler = try SchedulerConfig.load(from: Self.folder.appendingPathComponent("schedulers/euler-karras-eps.json"))

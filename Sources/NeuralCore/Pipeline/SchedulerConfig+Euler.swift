@@ -48,13 +48,16 @@ extension SchedulerConfig {
     switch euler?.kind {
     case .flowMatch?:
       return "FlowMatchEulerDiscreteScheduler's model is a flow-matching velocity on x = (1 - sigma) x_0 + sigma eps, not the VP schedule the continuous-time methods run on "
-        + "(its continuous schedule lands separately); dto through diffusers' loop (the default) is exact"
+        + "(its continuous schedule lands separately)"
     case .edm?:
       return "EDMEulerScheduler's model is an EDM-preconditioned denoiser on x = x_0 + sigma eps, not the VP schedule the continuous-time methods run on "
-        + "(its continuous schedule lands separately); dto through diffusers' loop (the default) is exact"
+        + "(its continuous schedule lands separately)"
     default: return nil
     }
   }
+
+  /// What the network outputs, for logs and JSON: FlowMatch's velocity (eps - x_0), else `prediction_type`.
+  public var predictionName: String { euler?.kind == .flowMatch ? "velocity (flow matching)" : predictionType.rawValue }
 
   /// Reads one Euler-family key into `euler` (true), or leaves it to the common reader (false). Errors name the key.
   mutating func parseEulerKey(_ key: String, _ v: JSONValue) throws -> Bool {
@@ -93,7 +96,7 @@ extension SchedulerConfig {
     case (.flowMatch, "stochastic_sampling"):
       if try bool() { throw refuse("step() then draws torch noise (randn_tensor), which cannot be given to the loop") }
     case (.flowMatch, "base_shift"), (.flowMatch, "max_shift"), (.flowMatch, "base_image_seq_len"), (.flowMatch, "max_image_seq_len"):
-      ignored.append("\(key): a pipeline's recipe for mu, not used by the scheduler (give --mu with use_dynamic_shifting)")
+      break  // a pipeline's recipe for mu: the scheduler does not read them (noted with use_dynamic_shifting)
     case (.flowMatch, "prediction_type"), (.edm, "beta_start"), (.edm, "beta_end"), (.edm, "beta_schedule"), (.edm, "trained_betas"):
       throw InvalidInput(key, "not an option of \(className)")
     case (.flowMatch, "use_karras_sigmas"), (.eulerDiscrete, "use_karras_sigmas"): try respacing(.karras)
@@ -139,6 +142,9 @@ extension SchedulerConfig {
       guard e.shift > 0 else { throw InvalidInput("shift", "must be positive (sigma' = shift sigma / (1 + (shift - 1) sigma)), got \(e.shift)") }
       if let t = e.shiftTerminal, t != 0, !(t > 0 && t < 1) {
         throw InvalidInput("shift_terminal", "must be in (0, 1) (the last sigma is stretched to it), got \(t)")
+      }
+      if e.dynamicShifting {
+        ignored.append("base_shift, max_shift, base_image_seq_len, max_image_seq_len: a pipeline's recipe for mu, not read by the scheduler (--mu gives mu)")
       }
       if e.dynamicShifting && e.shift != 1 {
         notApplied.append("shift = \(e.shift): use_dynamic_shifting = true replaces it with mu (diffusers ignores it too)")
