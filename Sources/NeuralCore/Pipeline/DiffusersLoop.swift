@@ -28,7 +28,9 @@ public struct DiffusersStep: Sendable, Equatable {
 /// reverse-mode derivative.
 ///
 /// The network `M` must return its raw output (eps, x_0 or v as `prediction_type` says) and is called at
-/// `t = (k + 1) / T` for training step k (`UNetNoisePredictor`'s time convention), once per timestep.
+/// `t = (k + 1) / T` for training step k (`UNetNoisePredictor`'s time convention), once per timestep. The Euler family
+/// (FlowMatchEulerDiscrete, EulerDiscrete, EDMEuler; DiffusersLoop+Euler.swift) calls it on the scaled input at
+/// diffusers' own time input (`NetworkTimeInput`), and starts from `initNoiseSigma` x_T.
 /// Cost: N network calls to sample; `gradient` adds N VJPs. Memory: the gradient keeps N states and N x_0 predictions.
 public struct DiffusersLoop: Sendable {
   public let config: SchedulerConfig
