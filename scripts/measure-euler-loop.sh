@@ -3,9 +3,13 @@
 # (Tests/NeuralCoreTests/Fixtures/pipelines/loop/euler/, made by scripts/fixtures/make_euler_fixtures.py), and the time
 # of one `guide` step (DTO through the loop) on the committed flow-matching pipeline, with the machine's load.
 # Needs the release build (swift build -c release) for the timing; runs the fixture test in the debug build.
+#   scripts/measure-euler-loop.sh [OUT.md] [CIFAR10-PIPELINE-DIR]
+# With a cifar10-layout folder (scripts/make-cifar10-pipeline.sh DIR: 35.7M parameters, random weights), also times
+# guide steps on it with the fixtures' FlowMatchEulerDiscreteScheduler (shift 3) config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/pipelines/euler-loop.md}"
+big="${2:-}"
 bin="$(swift build -c release --show-bin-path)/adjointdeis"
 [ -x "$bin" ] || { echo "build first: swift build -c release" >&2; exit 2; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -13,14 +17,21 @@ swift test --filter DiffusersLoopEulerTests/testSampleAndGradientEqualDiffusersE
   || { cat "$tmp/test.log" >&2; echo "the fixture test failed" >&2; exit 1; }
 grep -q "^euler-fixture " "$tmp/test.log" || { echo "no fixture lines in the test output" >&2; exit 1; }
 P=Tests/NeuralCoreTests/Fixtures/pipelines
-guide() {  # $1: dtype, $2: sampler steps; prints seconds per step
-  "$bin" guide --pipeline "$P/flowmatch-tiny" --seed 0 --target "$P/images/gray.png" --methods dto --steps 10 \
-    --sampler-steps "$2" --dtype "$1" --threads 1 --out "$tmp/guide-$1-$2" 2> "$tmp/guide.err" > "$tmp/guide.json"
-  sed -n 's/.*"seconds_per_step": \([0-9.e+-]*\).*/\1/p' "$tmp/guide.json" | head -1
+guide() {  # $1: dtype, $2: sampler steps, then extra options; prints seconds per step (3 digits)
+  local dtype=$1 n=$2; shift 2
+  "$bin" guide --seed 0 --methods dto --sampler-steps "$n" --dtype "$dtype" --out "$tmp/guide-$dtype-$n-$RANDOM" "$@" \
+    2> "$tmp/guide.err" > "$tmp/guide.json" || { cat "$tmp/guide.err" >&2; exit 1; }
+  printf '%.3g' "$(sed -n 's/.*"seconds_per_step": \([0-9.e+-]*\).*/\1/p' "$tmp/guide.json" | head -1)"
 }
+tiny=(--pipeline "$P/flowmatch-tiny" --target "$P/images/gray.png" --steps 10 --threads 1)
 load_before=$(uptime | sed 's/.*load average: //')
-g64_20=$(guide float64 20); g32_20=$(guide float32 20); g64_50=$(guide float64 50)
+g64_20=$(guide float64 20 "${tiny[@]}"); g32_20=$(guide float32 20 "${tiny[@]}"); g64_50=$(guide float64 50 "${tiny[@]}")
 load_after=$(uptime | sed 's/.*load average: //')
+if [ -n "$big" ]; then
+  big_before=$(uptime | sed 's/.*load average: //')
+  g_big=$(guide float32 10 --pipeline "$big" --scheduler-config "$P/loop/euler/schedulers/fm-shift3.json" --target "$big/target.png" --steps 3 --threads 2)
+  big_after=$(uptime | sed 's/.*load average: //')
+fi
 {
   echo "# The Euler-family loops against diffusers (issue 22)"
   echo
@@ -53,7 +64,14 @@ load_after=$(uptime | sed 's/.*load average: //')
   echo "| float32 | 20 | $g32_20 |"
   echo "| float64 | 50 | $g64_50 |"
   echo
-  echo "Load average (1, 5, 15 min) before: $load_before; after: $load_after (2 cores, shared with other jobs)."
+  echo "Load average (1, 5, 15 min) before: $load_before; after: $load_after (2 cores, shared with other jobs; the times"
+  echo "move by 2-3x between runs with that load)."
+  if [ -n "$big" ]; then
+    echo
+    echo "On a google/ddpm-cifar10-32 layout UNet (3 x 32 x 32, 35.7M parameters, random weights; \`adjointdeis make-pipeline"
+    echo "--layout cifar10 --seed 0\`) with the fm-shift3 scheduler config, float32, N = 10, \`--steps 3 --threads 2\`:"
+    echo "**$g_big s per guide step** (10 forward calls + 10 VJPs); load average before $big_before, after $big_after."
+  fi
 } > "$tmp/out.md"
 mv "$tmp/out.md" "$out"
 echo "wrote $out"
