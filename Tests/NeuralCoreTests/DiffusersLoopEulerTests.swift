@@ -129,6 +129,8 @@ final class DiffusersLoopEulerTests: XCTestCase {
     XCTAssertThrowsInvalid(try parse("{\(euler), \"prediction_type\": \"v_prediction\", \"timestep_type\": \"continuous\"}"), field: "timestep_type")
     XCTAssertThrowsInvalid(try parse("{\(euler), \"use_karras_sigmas\": true, \"sigma_min\": 5, \"sigma_max\": 1}"), field: "sigma_min")
     XCTAssertTrue(invalidInputReason { try parse("{\(fm), \"shift\": 0}") }.hasPrefix("shift: must be positive"))
+    XCTAssertEqual(try parse("{\(fm), \"prediction_type\": \"epsilon\"}").ignored, ["prediction_type: not an option of FlowMatchEulerDiscreteScheduler (diffusers ignores it too)"])
+    XCTAssertTrue(invalidInputReason { try parse("{\(euler), \"rescale_betas_zero_snr\": true}") }.contains("2^-24"))
     // mu: needed with dynamic shifting, refused without it; custom timesteps and step counts diffusers would misindex
     let dynamic = try parse("{\(fm), \"use_dynamic_shifting\": true}")
     XCTAssertThrowsInvalid(try DiffusersLoop(config: dynamic, steps: 8), field: "mu")

@@ -97,8 +97,11 @@ extension SchedulerConfig {
       if try bool() { throw refuse("step() then draws torch noise (randn_tensor), which cannot be given to the loop") }
     case (.flowMatch, "base_shift"), (.flowMatch, "max_shift"), (.flowMatch, "base_image_seq_len"), (.flowMatch, "max_image_seq_len"):
       break  // a pipeline's recipe for mu: the scheduler does not read them (noted with use_dynamic_shifting)
-    case (.flowMatch, "prediction_type"), (.edm, "beta_start"), (.edm, "beta_end"), (.edm, "beta_schedule"), (.edm, "trained_betas"):
-      throw InvalidInput(key, "not an option of \(className)")
+    case (.flowMatch, "prediction_type"), (.flowMatch, "beta_start"), (.flowMatch, "beta_end"), (.flowMatch, "beta_schedule"),
+         (.flowMatch, "trained_betas"), (.edm, "beta_start"), (.edm, "beta_end"), (.edm, "beta_schedule"), (.edm, "trained_betas"):
+      ignored.append("\(key): not an option of \(className) (diffusers ignores it too)")
+    case (.eulerDiscrete, "rescale_betas_zero_snr"):
+      if try bool() { throw refuse("EulerDiscreteScheduler's zero-terminal-SNR betas (and its last alphas_cumprod set to 2^-24) are not reproduced") }
     case (.flowMatch, "use_karras_sigmas"), (.eulerDiscrete, "use_karras_sigmas"): try respacing(.karras)
     case (.flowMatch, "use_exponential_sigmas"), (.eulerDiscrete, "use_exponential_sigmas"): try respacing(.exponential)
     case (.flowMatch, "use_beta_sigmas"), (.eulerDiscrete, "use_beta_sigmas"): try respacing(nil)
