@@ -105,6 +105,36 @@ final class DiffusersLoopEulerTests: XCTestCase {
     XCTAssertTrue(euler.notApplied.contains { $0.hasPrefix("use_karras_sigmas") })
   }
 
+  /// Seeded mutations of every fixture config (values replaced by extremes, keys dropped or added) and random step
+  /// counts and mu: each either builds a loop whose sigmas and network times are finite, or throws an InvalidInput;
+  /// never a crash or another error.
+  func testMutatedEulerConfigsEitherBuildAFiniteLoopOrThrowInvalidInput() throws {
+    var rng = SeededGenerator(seed: 22)
+    var built = 0, refused = 0
+    for c in try Self.cases() {
+      let text = try Data(contentsOf: Self.folder.appendingPathComponent("schedulers/\(c.name).json"))
+      let json = try JSONReader.parse(text, source: c.name, nonFiniteLiterals: true)
+      for _ in 0..<60 {
+        var mutated = json
+        for _ in 0..<(1 + Int(rng.next() % 3)) { mutated = JSONMutation.mutate(mutated, &rng) }
+        let steps = [1, 2, 3, 7, 16, 33, 1000][Int(rng.next() % 7)]
+        let mu: Double? = rng.next() % 2 == 0 ? c.mu : [0.5, -3, 800, 1e-300][Int(rng.next() % 4)]
+        do {
+          let loop = try DiffusersLoop(config: try SchedulerConfig.parse(Data(JSONMutation.render(mutated).utf8)), steps: steps, mu: mu)
+          XCTAssertTrue(loop.sigmas.allSatisfy(\.isFinite) && loop.networkTimes.allSatisfy(\.isFinite) && loop.initNoiseSigma.isFinite,
+                        JSONMutation.render(mutated))
+          XCTAssertEqual(loop.steps.count, steps)
+          built += 1
+        } catch is InvalidInput {
+          refused += 1
+        }
+      }
+    }
+    XCTAssertGreaterThan(built, 100)
+    XCTAssertGreaterThan(refused, 500)
+    print("mutated Euler-family configs: \(built) loops built, \(refused) refused")
+  }
+
   /// Contradictory or unreproduced fields: one error naming the field, with the reason.
   func testBadEulerConfigsAreRefusedNamingTheField() throws {
     func parse(_ json: String) throws -> SchedulerConfig { try SchedulerConfig.parse(Data(json.utf8)) }
