@@ -53,7 +53,8 @@ extension GradientCommand {
     let steps = samplerSteps ?? 20
     if inputs.timesteps != nil && samplerSteps != nil { throw InvalidInput("timesteps", "give --timesteps or --sampler-steps, not both") }
     if exactLoop {
-      if let (option, _) = continuousOnlyOptions.first(where: { $0.1 }) {
+      // --noise: the draws of a stochastic loop (FlowMatch's stochastic_sampling), checked once the loop is known
+      if let (option, _) = continuousOnlyOptions.first(where: { $0.1 && $0.0 != "noise" }) {
         throw InvalidInput(option, "dto through diffusers' loop takes its timesteps and update from the scheduler config: --\(option) goes with --pipeline-sampler continuous")
       }
     } else {
@@ -69,7 +70,19 @@ extension GradientCommand {
       }
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
-    let loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
+    var loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
+    if exactLoop, let l = loop {
+      if l.isStochastic {
+        guard let noise else {
+          throw InvalidInput("noise", "missing: the scheduler's stochastic_sampling = true draws noise in each of the \(l.steps.count) steps: "
+            + "give --noise FILE (a JSON array of \(l.steps.count) arrays of B x d standard normal draws)")
+        }
+        loop?.stepNoise = try Self.readNoise(noise)  // its size is checked by the loop before the first network call
+      } else if noise != nil {
+        throw InvalidInput("noise", "dto through diffusers' loop draws no noise with this scheduler config: --noise goes with --pipeline-sampler continuous "
+          + "or a FlowMatchEulerDiscreteScheduler with stochastic_sampling")
+      }
+    }
     if !exactLoop, let why = pipeline.scheduler.continuousUnsupported {
       throw InvalidInput("solver", "\(solver?.text ?? "dto") with these options runs the continuous-time samplers, which cannot run on this pipeline: \(why); dto through diffusers' loop (the default) is exact")
     }

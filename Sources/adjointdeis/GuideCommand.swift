@@ -82,7 +82,12 @@ struct GuideCommand: ParsableCommand {
       made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)))
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
-    let loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
+    var loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
+    if let l = loop, l.isStochastic {  // FlowMatch's stochastic_sampling: the noise of every step from --seed, fixed for all guide steps
+      var rng = SeededGenerator(seed: noiseSeed &+ 0x5eed)
+      loop?.stepNoise = (0..<l.steps.count).map { _ in rng.normals(problem.xT.count) }
+      StandardStreams.error("note: stochastic_sampling: the noise of each of the \(l.steps.count) loop steps is drawn from --seed \(noiseSeed) and fixed for all guide steps")
+    }
     if let why = pipeline.scheduler.continuousUnsupported, let other = chosen.first(where: { !Self.isLoopDTO($0) }) {
       throw InvalidInput("methods", "\(other.rawValue) runs on the continuous-time schedule, which this pipeline does not have: \(why); dto through diffusers' loop (the default) is exact")
     }

@@ -32,12 +32,17 @@ final class DiffusersLoopEulerTests: XCTestCase {
   func testSampleAndGradientEqualDiffusersEulerLoopsInFloat64() throws {
     let file = try SafeTensorsFile.read(Self.folder.appendingPathComponent("references.safetensors"))
     let cases = try Self.cases()
-    XCTAssertEqual(cases.count, 26)
+    XCTAssertEqual(cases.count, 27)
     var worst = (sample: 0.0, gradient: 0.0)
     for c in cases {
       func t(_ key: String) throws -> [Double] { try file.tensor("\(c.name).\(key)").doubles() }
       let p = try Self.pipeline(c)
-      let loop = try DiffusersLoop(config: p.scheduler, steps: c.steps, mu: c.mu)
+      var loop = try DiffusersLoop(config: p.scheduler, steps: c.steps, mu: c.mu)
+      if let noise = file["\(c.name).noise"]?.doubles() {  // stochastic_sampling: the draws step takes in turn
+        XCTAssertTrue(loop.isStochastic)
+        let d = noise.count / c.steps
+        loop.stepNoise = (0..<c.steps).map { Array(noise[($0 * d)..<(($0 + 1) * d)]) }
+      }
       XCTAssertEqual(loop.sigmas, try t("sigmas"), "\(c.name): sigmas")
       XCTAssertEqual(loop.networkTimes, try t("timesteps"), "\(c.name): network times")
       let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
@@ -57,15 +62,17 @@ final class DiffusersLoopEulerTests: XCTestCase {
     print("worst relative difference from diffusers (Euler family): sample \(worst.sample), gradient \(worst.gradient)")
   }
 
-  /// DTO through the flow-matching loop (shift 3, and dynamic shifting) against central differences of the loop's own
+  /// DTO through the flow-matching loop (shift 3, dynamic shifting, z, stochastic with given noise; also EDM and
+  /// Karras EulerDiscrete) against central differences of the loop's own
   /// loss (Float64, h = 1e-5), batch 2, in x_T and z; and checkpointing gives the same gradient to the last bit.
   func testFlowMatchGradientEqualsCentralDifferences() throws {
-    for c in try Self.cases() where ["fm-shift3", "fm-dynamic-mu", "fm-shift3-z", "edm-karras-v", "euler-karras-eps"].contains(c.name) {
+    for c in try Self.cases() where ["fm-shift3", "fm-dynamic-mu", "fm-shift3-z", "fm-shift3-stochastic", "edm-karras-v", "euler-karras-eps"].contains(c.name) {
       let p = try Self.pipeline(c)
-      let loop = try DiffusersLoop(config: p.scheduler, steps: 6, mu: c.mu)
+      var loop = try DiffusersLoop(config: p.scheduler, steps: 6, mu: c.mu)
       let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
       var rng = SeededGenerator(seed: 23)
       let d = model.dataDimension, m = model.conditionDimension
+      if loop.isStochastic { loop.stepNoise = (0..<6).map { _ in rng.normals(2 * d) } }
       let xT = rng.normals(2 * d), z = rng.normals(2 * m)
       let loss = try SquaredDistanceLoss(target: (0..<(2 * d)).map { _ in 0.3 * rng.normal() })
       let r = try loop.gradient(model: model, xT: xT, z: z, batch: 2, loss: loss)
@@ -144,7 +151,21 @@ final class DiffusersLoopEulerTests: XCTestCase {
     XCTAssertThrowsInvalid(try parse("{\(fm), \"shift\": 0}"), field: "shift")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"shift\": -2}"), field: "shift")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"shift_terminal\": 1.0}"), field: "shift_terminal")
-    XCTAssertThrowsInvalid(try parse("{\(fm), \"stochastic_sampling\": true}"), field: "stochastic_sampling")
+    // stochastic_sampling: the loop needs the draws of every step, of the right size
+    var stochastic = try DiffusersLoop(config: try parse("{\(fm), \"stochastic_sampling\": true}"), steps: 3)
+    let p = try DiffusionPipeline<Double>.load(directory: Self.pipelines.appendingPathComponent("flowmatch-tiny"))
+    let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
+    let xT = [Double](repeating: 0.1, count: model.dataDimension)
+    XCTAssertThrowsInvalid(try stochastic.sample(model: model, xT: xT, z: [], batch: 1), field: "noise")
+    stochastic.stepNoise = [xT, xT]
+    XCTAssertThrowsInvalid(try stochastic.sample(model: model, xT: xT, z: [], batch: 1), field: "noise")
+    stochastic.stepNoise = [xT, xT, [1]]
+    XCTAssertThrowsInvalid(try stochastic.sample(model: model, xT: xT, z: [], batch: 1), field: "noise[2]")
+    stochastic.stepNoise = [xT, xT, xT]
+    XCTAssertNoThrow(try stochastic.sample(model: model, xT: xT, z: [], batch: 1))
+    var deterministic = try DiffusersLoop(config: try parse("{\(fm)}"), steps: 3)
+    deterministic.stepNoise = [xT, xT, xT]
+    XCTAssertThrowsInvalid(try deterministic.sample(model: model, xT: xT, z: [], batch: 1), field: "noise")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"use_beta_sigmas\": true}"), field: "use_beta_sigmas")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"use_karras_sigmas\": true, \"use_exponential_sigmas\": true}"), field: "use_karras_sigmas")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"time_shift_type\": \"cubic\"}"), field: "time_shift_type")

@@ -28,6 +28,10 @@ extension DiffusersLoop {
     let steps = (0..<n).map { i -> DiffusersStep in
       let sigma = s[i], dt = s[i + 1] - sigma, tau = table.networkTimes[i]
       switch e.kind {
+      case .flowMatch where e.stochasticSampling:
+        // x0 = x - sigma v; x' = (1 - sigma') x0 + sigma' noise
+        return DiffusersStep(timestep: i, cx: 1, co: -sigma, ex: 0, eo: 0, aD: 1, aE: 0, aX: 0, A: 0, w: [1 - s[i + 1]], networkTime: tau,
+                             noiseScale: s[i + 1])
       case .flowMatch:
         return DiffusersStep(timestep: i, cx: 0, co: 0, ex: 0, eo: 1, aD: 0, aE: 1, aX: 0, A: 1, w: [dt], networkTime: tau)
       case .eulerDiscrete:
@@ -59,6 +63,7 @@ extension DiffusersLoop {
       parts.append(e.dynamicShifting ? "dynamic-\(e.timeShift.rawValue)" : "shift-\(e.shift)")
       if let t = e.shiftTerminal, t != 0 { parts.append("terminal-\(t)") }
       if e.invertSigmas { parts.append("inverted") }
+      if e.stochasticSampling { parts.append("stochastic") }
     case .eulerDiscrete: parts += [config.timestepSpacing.rawValue, config.predictionType.rawValue]
     case .edm: parts += [config.predictionType.rawValue]
     }

@@ -18,6 +18,8 @@ public struct DiffusersStep: Sendable, Equatable {
   public var networkTime: Double? = nil
   /// The factor on x of the network's input.
   public var inputScale: Double = 1
+  /// The factor on the step's given noise added to x_next (FlowMatch's stochastic_sampling; 0 elsewhere).
+  public var noiseScale: Double = 0
 }
 
 /// diffusers' sampling loop (`scheduler.set_timesteps(N)`, then `scheduler.step(model(x, t), t, x)` for each t),
@@ -45,6 +47,11 @@ public struct DiffusersLoop: Sendable {
   /// The factor on x_T of the loop's first state (diffusers' `init_noise_sigma`; 1 except for EulerDiscrete and
   /// EDMEuler): x_T is the standard normal noise, as the pipelines draw it.
   public let initNoiseSigma: Double
+  /// The standard normal noise of a stochastic loop (FlowMatch's stochastic_sampling): one row of B x d numbers per
+  /// step, what diffusers' `randn_tensor` would draw in step i (`isStochastic`; nil otherwise).
+  public var stepNoise: [[Double]]? = nil
+  /// Whether `step` draws noise (then `stepNoise` must be given).
+  public var isStochastic: Bool { steps.contains { $0.noiseScale != 0 } }
 
   /// The loop of `config` with `set_timesteps(n)`; errors name `option` (the step count) or the config option
   /// diffusers' loop needs and this reproduction does not have.
@@ -239,9 +246,11 @@ public struct DiffusersLoop: Sendable {
   }
 
   /// x_next = A x + sum_j w[j] m_{i-j} (history newest first).
-  func advance(_ x: [Double], _ step: DiffusersStep, history: [[Double]]) -> [Double] {
+  /// With a noise row and `step.noiseScale` != 0, plus noiseScale times the noise.
+  func advance(_ x: [Double], _ step: DiffusersStep, history: [[Double]], noise: [Double]? = nil) -> [Double] {
     var next = x.map { step.A * $0 }
     for (j, wj) in step.w.enumerated() { for i in next.indices { next[i] += wj * history[j][i] } }
+    if step.noiseScale != 0, let noise { for i in next.indices { next[i] += step.noiseScale * noise[i] } }
     return next
   }
 
@@ -249,11 +258,11 @@ public struct DiffusersLoop: Sendable {
   public func sample<M: NoisePredictor>(model: M, xT: [Double], z: [Double], batch: Int) throws -> [Double] {
     try validate(model: model, xT: xT, z: z, batch: batch)
     var x = initNoiseSigma == 1 ? xT : xT.map { initNoiseSigma * $0 }, history: [[Double]] = []
-    for step in steps {
+    for (i, step) in steps.enumerated() {
       let o = try network(model, x, z: z, step: step, batch: batch)
       history.insert(output(step, x: x, o: o, batch: batch).m, at: 0)
       if history.count > 3 { history.removeLast() }
-      x = advance(x, step, history: history)
+      x = advance(x, step, history: history, noise: stepNoise?[i])
     }
     return x
   }
@@ -264,5 +273,17 @@ public struct DiffusersLoop: Sendable {
     try Check.finite(xT, "x_T")
     try Check.count(z, batch * model.conditionDimension, "z")
     try Check.finite(z, "z")
+    if isStochastic {
+      guard let noise = stepNoise else {
+        throw InvalidInput("noise", "missing: stochastic_sampling = true: give the standard normal draws of each of the \(steps.count) steps")
+      }
+      guard noise.count == steps.count else { throw InvalidInput("noise", "has \(noise.count) rows, the loop has \(steps.count) steps") }
+      for (i, row) in noise.enumerated() {
+        try Check.count(row, xT.count, "noise[\(i)]")
+        try Check.finite(row, "noise[\(i)]")
+      }
+    } else if stepNoise != nil {
+      throw InvalidInput("noise", "goes with a stochastic loop (FlowMatchEulerDiscreteScheduler's stochastic_sampling)")
+    }
   }
 }

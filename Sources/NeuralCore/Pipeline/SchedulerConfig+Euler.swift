@@ -26,6 +26,8 @@ public struct EulerFamilyOptions: Sendable, Equatable {
   /// nil or 0: off (diffusers tests it for truth).
   public var shiftTerminal: Double? = nil
   public var invertSigmas = false
+  /// step draws noise: x' = (1 - sigma') (x - sigma v) + sigma' noise (the noise must be given to the loop).
+  public var stochasticSampling = false
   // EulerDiscrete (config overrides of the respaced range, nil: the interpolated sigmas' ends) and EDMEuler
   public var sigmaMin: Double? = nil
   public var sigmaMax: Double? = nil
@@ -93,8 +95,7 @@ extension SchedulerConfig {
       e.timeShift = t
     case (.flowMatch, "shift_terminal"): e.shiftTerminal = try optionalDouble()
     case (.flowMatch, "invert_sigmas"): e.invertSigmas = try bool()
-    case (.flowMatch, "stochastic_sampling"):
-      if try bool() { throw refuse("step() then draws torch noise (randn_tensor), which cannot be given to the loop") }
+    case (.flowMatch, "stochastic_sampling"): e.stochasticSampling = try bool()
     case (.flowMatch, "base_shift"), (.flowMatch, "max_shift"), (.flowMatch, "base_image_seq_len"), (.flowMatch, "max_image_seq_len"):
       break  // a pipeline's recipe for mu: the scheduler does not read them (noted with use_dynamic_shifting)
     case (.flowMatch, "prediction_type"), (.flowMatch, "beta_start"), (.flowMatch, "beta_end"), (.flowMatch, "beta_schedule"),
