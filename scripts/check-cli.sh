@@ -58,4 +58,5 @@ must_fail --config $c --solver adjointdeis-1 --seed 3
 must_fail --config /nonexistent.json
 echo "$ok passed, $bad failed ($rejected combinations rejected with a clear error)"
 "$(dirname "$0")/check-cli-files.sh" "$bin" || bad=$((bad+1))
+"$(dirname "$0")/check-euler-cli.sh" "$bin" || bad=$((bad+1))
 [ "$bad" -eq 0 ]

@@ -13,7 +13,7 @@ struct PipelineGradientOptions: ParsableArguments {
   /// A toy run (--config) takes none of these.
   func rejectWithoutPipeline() throws {
     let given: [(String, Bool)] = [
-      ("scheduler-config", inputs.schedulerConfig != nil), ("pipeline-sampler", inputs.pipelineSampler != .diffusers), ("variant", inputs.variant != nil), ("timesteps", inputs.timesteps != nil), ("x-T", inputs.xT != nil), ("class-labels", inputs.classLabels != nil), ("batch", inputs.batch != nil), ("z", inputs.z != nil),
+      ("scheduler-config", inputs.schedulerConfig != nil), ("pipeline-sampler", inputs.pipelineSampler != .diffusers), ("variant", inputs.variant != nil), ("timesteps", inputs.timesteps != nil), ("mu", inputs.mu != nil), ("x-T", inputs.xT != nil), ("class-labels", inputs.classLabels != nil), ("batch", inputs.batch != nil), ("z", inputs.z != nil),
       ("target", inputs.target != nil), ("mask", inputs.mask != nil), ("output", output != nil),
     ]
     if let (option, _) = given.first(where: { $0.1 }) { throw InvalidInput(option, "goes with --pipeline (a toy config holds its own inputs)") }
@@ -53,7 +53,8 @@ extension GradientCommand {
     let steps = samplerSteps ?? 20
     if inputs.timesteps != nil && samplerSteps != nil { throw InvalidInput("timesteps", "give --timesteps or --sampler-steps, not both") }
     if exactLoop {
-      if let (option, _) = continuousOnlyOptions.first(where: { $0.1 }) {
+      // --noise: the draws of a stochastic loop (FlowMatch's stochastic_sampling), checked once the loop is known
+      if let (option, _) = continuousOnlyOptions.first(where: { $0.1 && $0.0 != "noise" }) {
         throw InvalidInput(option, "dto through diffusers' loop takes its timesteps and update from the scheduler config: --\(option) goes with --pipeline-sampler continuous")
       }
     } else {
@@ -69,8 +70,23 @@ extension GradientCommand {
       }
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
-    let loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
-    let loopSteps = loop?.timesteps.count ?? steps  // with --timesteps, their count
+    var loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
+    if exactLoop, let l = loop {
+      if l.isStochastic {
+        guard let noise else {
+          throw InvalidInput("noise", "missing: the scheduler's stochastic_sampling = true draws noise in each of the \(l.steps.count) steps: "
+            + "give --noise FILE (a JSON array of \(l.steps.count) arrays of B x d standard normal draws)")
+        }
+        loop?.stepNoise = try Self.readNoise(noise)  // its size is checked by the loop before the first network call
+      } else if noise != nil {
+        throw InvalidInput("noise", "dto through diffusers' loop draws no noise with this scheduler config: --noise goes with --pipeline-sampler continuous "
+          + "or a FlowMatchEulerDiscreteScheduler with stochastic_sampling")
+      }
+    }
+    if !exactLoop, let why = pipeline.scheduler.continuousUnsupported {
+      throw InvalidInput("solver", "\(solver?.text ?? "dto") with these options runs the continuous-time samplers, which cannot run on this pipeline: \(why); dto through diffusers' loop (the default) is exact")
+    }
+    let loopSteps = loop?.steps.count ?? steps  // with --timesteps, their count
     let start = DispatchTime.now().uptimeNanoseconds
     let r: GradientResult, label: String
     var crossCheck: [(String, JSON)] = []
@@ -103,7 +119,10 @@ extension GradientCommand {
                    SafeTensorsFile.Entry("x_0", shape: shape, doubles: r.x0)]
     if !problem.z.isEmpty { entries.append(.init("grad_z", shape: [problem.batch, problem.z.count / problem.batch], doubles: gz)) }
     try SafeTensorsFile.write(entries, metadata: ["method": label, "pipeline": inputs.pipeline ?? ""], to: URL(fileURLWithPath: output))
-    let timesteps: [(String, JSON)] = loop.map { [("timesteps", JSON.array($0.timesteps.map(JSON.integer)))] } ?? []
+    let timesteps: [(String, JSON)] = loop.map { loop in
+      loop.config.euler == nil ? [("timesteps", JSON.array(loop.timesteps.map(JSON.integer)))]
+        : [("network_times", .numbers(loop.networkTimes)), ("sigmas", .numbers(loop.sigmas)), ("init_noise_sigma", .number(loop.initNoiseSigma))]
+    } ?? []
     let fields: [(String, JSON)] = [
       ("loss", .number(r.loss)),
       ("loss_per_image", .numbers(problem.loss.perSample(r.x0))),
@@ -119,7 +138,7 @@ extension GradientCommand {
       ("pipeline", .string(inputs.pipeline ?? "")),
       ("scheduler", .string(pipeline.schedule.name)),
       ("pipeline_sampler", .string(inputs.pipelineSampler.rawValue)),
-      ("prediction_type", .string(pipeline.scheduler.predictionType.rawValue)),
+      ("prediction_type", .string(pipeline.scheduler.predictionName)),
       ("shape", .array(shape.map(JSON.integer))),
       ("dtype", .string(pipelineOptions.inputs.dtype.rawValue)),
       ("output", .string(output)),

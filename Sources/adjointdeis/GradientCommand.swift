@@ -30,7 +30,7 @@ struct GradientCommand: ParsableCommand {
   @Option(help: "Where AdjointDEIS gets x_t (default recorded).") var states: StateChoice?
   @Option(help: "The grid's spacing (default time-uniform).") var grid: GridSpacing?
   @Option(help: "Seed of the SDE sampler's noise (default 0); with --pipeline also of x_T.") var seed: UInt64?
-  @Option(help: "A JSON array of N arrays of d standard-normal draws for the SDE sampler (entry i: step i from T).") var noise: String?
+  @Option(help: "A JSON array of N arrays of d standard-normal draws for the SDE sampler (entry i: step i from T), or, with --pipeline, of B x d draws for the steps of a stochastic diffusers loop (FlowMatchEulerDiscreteScheduler stochastic_sampling).") var noise: String?
   @Option(help: "RK45 relative tolerance (rk45, and exact states; default 1e-12).") var rtol: Double?
   @Option(help: "RK45 absolute tolerance (default 1e-12).") var atol: Double?
   @Option(help: "rk45 only: where x_t comes from.") var rk45States: ReferenceAdjoint.StateSource?

@@ -82,8 +82,16 @@ struct GuideCommand: ParsableCommand {
       made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)))
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
-    let loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
-    if let loop { try Budget.checkPathMemory(steps: 2 * loop.timesteps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
+    var loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
+    if let l = loop, l.isStochastic {  // FlowMatch's stochastic_sampling: the noise of every step from --seed, fixed for all guide steps
+      var rng = SeededGenerator(seed: noiseSeed &+ 0x5eed)
+      loop?.stepNoise = (0..<l.steps.count).map { _ in rng.normals(problem.xT.count) }
+      StandardStreams.error("note: stochastic_sampling: the noise of each of the \(l.steps.count) loop steps is drawn from --seed \(noiseSeed) and fixed for all guide steps")
+    }
+    if let why = pipeline.scheduler.continuousUnsupported, let other = chosen.first(where: { !Self.isLoopDTO($0) }) {
+      throw InvalidInput("methods", "\(other.rawValue) runs on the continuous-time schedule, which this pipeline does not have: \(why); dto through diffusers' loop (the default) is exact")
+    }
+    if let loop { try Budget.checkPathMemory(steps: 2 * loop.steps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
 
     let start = try loop.map { try problem.loopSample($0) } ?? problem.sample(.dpmSolver1, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
     var traces: [GuideTrace] = []

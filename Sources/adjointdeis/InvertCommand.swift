@@ -44,6 +44,9 @@ struct InvertCommand: ParsableCommand {
   private func run<S: BLASScalar>(_: S.Type, method: ReversibleMethod) throws {
     let loaded = try DiffusionPipeline<S>.load(
       directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) }, variant: variant)
+    if let why = loaded.scheduler.continuousUnsupported {
+      throw InvalidInput("pipeline", "invert runs its reversible sampler on the pipeline's continuous VP schedule, which this one does not have: \(why)")
+    }
     let model = try loaded.predictor()
     guard model.conditionDimension == 0 else { throw InvalidInput("pipeline", "invert takes an unconditional UNet (this one is conditioned)") }
     let shape = loaded.sampleShape

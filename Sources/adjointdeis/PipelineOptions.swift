@@ -40,11 +40,13 @@ struct PipelineOptions: ParsableArguments {
   var pipelineSampler: PipelineSampler = .diffusers
   @Option(help: "Custom timesteps for diffusers' loop, comma-separated and decreasing (set_timesteps(timesteps=...); DDPM and DPMSolverMultistep schedulers), instead of --sampler-steps.")
   var timesteps: String?
+  @Option(help: "FlowMatchEulerDiscreteScheduler with use_dynamic_shifting: the mu its set_timesteps takes (the pipeline's shift for the image size).")
+  var mu: Double?
 
   /// diffusers' loop of the loaded pipeline at N = `steps` (errors name `option`).
   func loop<S>(_ pipeline: DiffusionPipeline<S>, steps: Int, option: String = "sampler-steps") throws -> DiffusersLoop {
     do {
-      guard let timesteps else { return try DiffusersLoop(config: pipeline.scheduler, steps: steps, option: option) }
+      guard let timesteps else { return try DiffusersLoop(config: pipeline.scheduler, steps: steps, mu: mu, option: option) }
       return try DiffusersLoop(config: pipeline.scheduler, timesteps: try customTimesteps(timesteps))
     } catch let e as InvalidInput where e.field == "scheduler config" {
       throw InvalidInput("\(pipeline.schedulerFile?.path ?? "scheduler config")", e.reason)
@@ -66,8 +68,13 @@ struct PipelineOptions: ParsableArguments {
       guard pipelineSampler == .diffusers else { throw InvalidInput("timesteps", "goes with --pipeline-sampler diffusers (the loop's own timesteps)") }
       _ = try customTimesteps(timesteps)
     }
+    if mu != nil && pipelineSampler != .diffusers { throw InvalidInput("mu", "goes with --pipeline-sampler diffusers (set_timesteps of a flow-matching loop)") }
+    if let mu, !mu.isFinite { throw InvalidInput("mu", "must be finite, got \(mu)") }
     let loaded = try DiffusionPipeline<S>.load(
       directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) }, variant: variant)
+    if pipelineSampler == .continuous, let why = loaded.scheduler.continuousUnsupported {
+      throw InvalidInput("pipeline-sampler", "continuous cannot run on this pipeline: \(why); dto through diffusers' loop (--pipeline-sampler diffusers, the default) is exact")
+    }
     let file = loaded.schedulerFile?.lastPathComponent ?? "scheduler"
     for note in loaded.scheduler.ignored { StandardStreams.error("note: \(file): \(note)") }
     if pipelineSampler == .continuous {

@@ -208,8 +208,8 @@ final class DiffusersLoopTests: XCTestCase {
   }
 
   func testConfigsTheLoopCannotReproduceAreRefusedNamingTheOption() throws {
-    let euler = Data(#"{"_class_name": "EulerDiscreteScheduler"}"#.utf8)
-    XCTAssertThrowsError(try SchedulerConfig.parse(euler)) { XCTAssertTrue("\($0)".contains("--scheduler-config"), "\($0)") }
+    let heun = Data(#"{"_class_name": "HeunDiscreteScheduler"}"#.utf8)
+    XCTAssertThrowsError(try SchedulerConfig.parse(heun)) { XCTAssertTrue("\($0)".contains("--scheduler-config"), "\($0)") }
     var c = try Self.scheduler("dpmpp-2-linspace-eps")
     c.loopUnsupported = ["use_karras_sigmas = true: its sigma spacing is not reproduced"]
     XCTAssertThrowsError(try DiffusersLoop(config: c, steps: 10)) { XCTAssertTrue("\($0)".contains("use_karras_sigmas") && "\($0)".contains("--pipeline-sampler continuous"), "\($0)") }

@@ -185,8 +185,8 @@ final class PipelineLoadingTests: XCTestCase {
     assertRejects(dir, naming: "unet/config.json", saying: "missing")
 
     dir = try copyOfFixture("ddpm-linear-epsilon")
-    try edit(dir.appendingPathComponent("scheduler/scheduler_config.json")) { $0["_class_name"] = "EulerDiscreteScheduler" }
-    assertRejects(dir, naming: "scheduler_config.json: _class_name", saying: "EulerDiscreteScheduler")
+    try edit(dir.appendingPathComponent("scheduler/scheduler_config.json")) { $0["_class_name"] = "HeunDiscreteScheduler" }
+    assertRejects(dir, naming: "scheduler_config.json: _class_name", saying: "HeunDiscreteScheduler")
 
     dir = try copyOfFixture("ddpm-linear-epsilon")
     try edit(dir.appendingPathComponent("scheduler/scheduler_config.json")) { $0["prediction_type"] = "flow_prediction" }

@@ -27,7 +27,7 @@ extension PipelineProblem {
     let r = try loop.gradient(model: model.model.model, xT: xT, z: z, batch: batch, loss: loss, checkpointEvery: checkpointEvery)
     return GradientResult(x0: r.x0, loss: r.loss, gradXT: r.gradXT, gradZ: [r.gradZ], gradTheta: [],
                           sampling: EvaluationCount(eps: r.forwardCalls), adjoint: EvaluationCount(eps: r.recomputedCalls, vjp: r.vjpCalls),
-                          statistics: ["checkpoint_every": checkpointEvery ?? 1, "stored_states": Self.loopStoredStates(steps: loop.timesteps.count, every: checkpointEvery)])
+                          statistics: ["checkpoint_every": checkpointEvery ?? 1, "stored_states": Self.loopStoredStates(steps: loop.steps.count, every: checkpointEvery)])
   }
 
   /// The d-vectors DTO through the loop holds (docs/diffusers-loop.md#reverse-mode): per step its input and the model
@@ -90,7 +90,7 @@ extension GuideMethod {
       } else {
         r.x0 = try p.loopSample(loop)
         r.loss = p.loss.value(r.x0)
-        r.sampling.eps += loop.timesteps.count
+        r.sampling.eps += loop.steps.count
       }
       return r
     }, sample: { try $0.loopSample(loop) })

@@ -38,18 +38,19 @@ extension DiffusersLoop {
       for i in range {
         checkpoint(i, x, history)
         let step = steps[i]
-        let o = try model.eps(x, z: z, t: time(step.timestep), batch: batch)
+        let o = try network(model, x, z: z, step: step, batch: batch)
         forwardCalls += 1
         let (X, m) = output(step, x: x, o: o, batch: batch)
         if keep { kept.append((x, X)) }
         history.insert(m, at: 0)
         if history.count > 3 { history.removeLast() }
-        x = advance(x, step, history: history)
+        x = advance(x, step, history: history, noise: stepNoise?[i])
       }
       return (x, kept)
     }
     var checkpoints: [Int: (x: [Double], history: [[Double]])] = [:]
-    let (x0, all) = try run(0..<n, from: xT, history: [], keep: checkpointEvery == nil) { i, x, history in
+    let start = initNoiseSigma == 1 ? xT : xT.map { initNoiseSigma * $0 }
+    let (x0, all) = try run(0..<n, from: start, history: [], keep: checkpointEvery == nil) { i, x, history in
       if let k = checkpointEvery, i % k == 0 { checkpoints[i] = (x, history) }
     }
     let samplingCalls = forwardCalls
@@ -84,7 +85,7 @@ extension DiffusersLoop {
         if step.aD != 0 { c += step.co * gX[k] }
         cotangent[k] = c
       }
-      let r = try model.vjp(state, z: z, t: time(step.timestep), batch: batch, cotangent: cotangent, wantParameters: wantParameters)
+      let r = try networkVJP(model, state, z: z, step: step, batch: batch, cotangent: cotangent, wantParameters: wantParameters)
       for k in 0..<z.count { gz[k] += r.z[k] }
       for k in 0..<gtheta.count { gtheta[k] += r.theta[k] }
       var gx = [Double](repeating: 0, count: count)
@@ -97,7 +98,7 @@ extension DiffusersLoop {
       g.insert(gx, at: 0)
       if g.count > 3 { g.removeLast() }
     }
-    return DiffusersLoopGradient(x0: x0, loss: loss.value(x0), gradXT: g[0], gradZ: gz, gradTheta: gtheta,
+    return DiffusersLoopGradient(x0: x0, loss: loss.value(x0), gradXT: initNoiseSigma == 1 ? g[0] : g[0].map { initNoiseSigma * $0 }, gradZ: gz, gradTheta: gtheta,
                                  forwardCalls: samplingCalls, recomputedCalls: forwardCalls - samplingCalls, vjpCalls: n)
   }
 }

@@ -6,12 +6,20 @@ import Foundation
 /// - `X = cx x + co o` (the x_0 prediction) and `E = ex x + eo o` (the eps prediction),
 /// - the step's model output `m = aD clamp(X) + aE E + aX x`,
 /// - `x_next = A x + sum_j w[j] m_{i-j}` (j < w.count: a multistep rule's history, newest first).
+/// The Euler family (DiffusersLoop+Euler.swift) calls the network on `inputScale x` at `networkTime` (diffusers'
+/// scale_model_input and the timestep it passes); `timestep` is then the step's index.
 public struct DiffusersStep: Sendable, Equatable {
   public let timestep: Int
   public let cx, co, ex, eo: Double
   public let aD, aE, aX: Double
   public let A: Double
   public let w: [Double]
+  /// The network's time input as diffusers passes it (nil: the integer `timestep`, through `DiffusersLoop.time`).
+  public var networkTime: Double? = nil
+  /// The factor on x of the network's input.
+  public var inputScale: Double = 1
+  /// The factor on the step's given noise added to x_next (FlowMatch's stochastic_sampling; 0 elsewhere).
+  public var noiseScale: Double = 0
 }
 
 /// diffusers' sampling loop (`scheduler.set_timesteps(N)`, then `scheduler.step(model(x, t), t, x)` for each t),
@@ -22,7 +30,9 @@ public struct DiffusersStep: Sendable, Equatable {
 /// reverse-mode derivative.
 ///
 /// The network `M` must return its raw output (eps, x_0 or v as `prediction_type` says) and is called at
-/// `t = (k + 1) / T` for training step k (`UNetNoisePredictor`'s time convention), once per timestep.
+/// `t = (k + 1) / T` for training step k (`UNetNoisePredictor`'s time convention), once per timestep. The Euler family
+/// (FlowMatchEulerDiscrete, EulerDiscrete, EDMEuler; DiffusersLoop+Euler.swift) calls it on the scaled input at
+/// diffusers' own time input (`NetworkTimeInput`), and starts from `initNoiseSigma` x_T.
 /// Cost: N network calls to sample; `gradient` adds N VJPs. Memory: the gradient keeps N states and N x_0 predictions.
 public struct DiffusersLoop: Sendable {
   public let config: SchedulerConfig
@@ -32,11 +42,27 @@ public struct DiffusersLoop: Sendable {
   /// DPMSolverMultistep's sigmas = sqrt((1 - abar) / abar) in float32 at each timestep, then the final one (0 or
   /// sigma_min); empty for DDIM and DDPM.
   public let sigmas: [Double]
+  /// What the network receives at each step: the integer timesteps, or the Euler family's (fractional) times.
+  public let networkTimes: [Double]
+  /// The factor on x_T of the loop's first state (diffusers' `init_noise_sigma`; 1 except for EulerDiscrete and
+  /// EDMEuler): x_T is the standard normal noise, as the pipelines draw it.
+  public let initNoiseSigma: Double
+  /// The standard normal noise of a stochastic loop (FlowMatch's stochastic_sampling): one row of B x d numbers per
+  /// step, what diffusers' `randn_tensor` would draw in step i (`isStochastic`; nil otherwise).
+  public var stepNoise: [[Double]]? = nil
+  /// Whether `step` draws noise (then `stepNoise` must be given).
+  public var isStochastic: Bool { steps.contains { $0.noiseScale != 0 } }
 
   /// The loop of `config` with `set_timesteps(n)`; errors name `option` (the step count) or the config option
   /// diffusers' loop needs and this reproduction does not have.
-  public init(config: SchedulerConfig, steps n: Int, option: String = "sampler-steps") throws {
+  /// `mu`: FlowMatchEulerDiscrete's `set_timesteps(mu=)` with use_dynamic_shifting (an error elsewhere).
+  public init(config: SchedulerConfig, steps n: Int, mu: Double? = nil, option: String = "sampler-steps") throws {
     try Self.checkReproducible(config)
+    if config.euler != nil {
+      self = try Self.euler(config: config, steps: n, mu: mu, option: option)
+      return
+    }
+    if mu != nil { throw InvalidInput("mu", "goes with a FlowMatchEulerDiscreteScheduler with use_dynamic_shifting = true") }
     try self.init(config: config, resolved: try config.timesteps(steps: n, option: option), inferenceSteps: n)
   }
 
@@ -44,6 +70,7 @@ public struct DiffusersLoop: Sendable {
   /// DDIMScheduler has no custom timesteps): strictly decreasing training steps in 0..<T; errors name `option`.
   public init(config: SchedulerConfig, timesteps custom: [Int], option: String = "timesteps") throws {
     try Self.checkReproducible(config)
+    if config.euler != nil { throw InvalidInput(option, "custom timesteps are not reproduced for \(config.className): give --sampler-steps") }
     guard config.className != "DDIMScheduler" else { throw InvalidInput(option, "DDIMScheduler.set_timesteps takes no custom timesteps (DDPMScheduler and DPMSolverMultistepScheduler do)") }
     guard !custom.isEmpty else { throw InvalidInput(option, "give at least one timestep") }
     if let bad = custom.first(where: { !(0..<config.trainSteps).contains($0) }) {
@@ -64,6 +91,8 @@ public struct DiffusersLoop: Sendable {
   private init(config: SchedulerConfig, resolved: [Int], inferenceSteps n: Int) throws {
     self.config = config
     timesteps = resolved
+    networkTimes = resolved.map(Double.init)
+    initNoiseSigma = 1
     let abar = config.alphasCumprod()
     let prediction = config.predictionType
     switch config.className {
@@ -109,6 +138,7 @@ public struct DiffusersLoop: Sendable {
 
   /// What the loop is, for logs and JSON: class, spacing, prediction, clamp and the first and last timesteps.
   public var label: String {
+    if config.euler != nil { return eulerLabel }
     var parts = [config.className, config.timestepSpacing.rawValue, config.predictionType.rawValue]
     if config.className == "DPMSolverMultistepScheduler" {
       parts += ["\(config.algorithmType.rawValue)-\(config.solverOrder)", "final-\(config.finalSigmasType.rawValue)"]
@@ -216,21 +246,23 @@ public struct DiffusersLoop: Sendable {
   }
 
   /// x_next = A x + sum_j w[j] m_{i-j} (history newest first).
-  func advance(_ x: [Double], _ step: DiffusersStep, history: [[Double]]) -> [Double] {
+  /// With a noise row and `step.noiseScale` != 0, plus noiseScale times the noise.
+  func advance(_ x: [Double], _ step: DiffusersStep, history: [[Double]], noise: [Double]? = nil) -> [Double] {
     var next = x.map { step.A * $0 }
     for (j, wj) in step.w.enumerated() { for i in next.indices { next[i] += wj * history[j][i] } }
+    if step.noiseScale != 0, let noise { for i in next.indices { next[i] += step.noiseScale * noise[i] } }
     return next
   }
 
   /// diffusers' final sample from x_T (B images of d numbers, z: B x m). N network calls.
   public func sample<M: NoisePredictor>(model: M, xT: [Double], z: [Double], batch: Int) throws -> [Double] {
     try validate(model: model, xT: xT, z: z, batch: batch)
-    var x = xT, history: [[Double]] = []
-    for step in steps {
-      let o = try model.eps(x, z: z, t: time(step.timestep), batch: batch)
+    var x = initNoiseSigma == 1 ? xT : xT.map { initNoiseSigma * $0 }, history: [[Double]] = []
+    for (i, step) in steps.enumerated() {
+      let o = try network(model, x, z: z, step: step, batch: batch)
       history.insert(output(step, x: x, o: o, batch: batch).m, at: 0)
       if history.count > 3 { history.removeLast() }
-      x = advance(x, step, history: history)
+      x = advance(x, step, history: history, noise: stepNoise?[i])
     }
     return x
   }
@@ -241,5 +273,17 @@ public struct DiffusersLoop: Sendable {
     try Check.finite(xT, "x_T")
     try Check.count(z, batch * model.conditionDimension, "z")
     try Check.finite(z, "z")
+    if isStochastic {
+      guard let noise = stepNoise else {
+        throw InvalidInput("noise", "missing: stochastic_sampling = true: give the standard normal draws of each of the \(steps.count) steps")
+      }
+      guard noise.count == steps.count else { throw InvalidInput("noise", "has \(noise.count) rows, the loop has \(steps.count) steps") }
+      for (i, row) in noise.enumerated() {
+        try Check.count(row, xT.count, "noise[\(i)]")
+        try Check.finite(row, "noise[\(i)]")
+      }
+    } else if stepNoise != nil {
+      throw InvalidInput("noise", "goes with a stochastic loop (FlowMatchEulerDiscreteScheduler's stochastic_sampling)")
+    }
   }
 }

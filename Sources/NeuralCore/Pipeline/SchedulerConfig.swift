@@ -2,7 +2,8 @@ import DiffusionCore
 import Foundation
 
 /// A diffusers scheduler config (`scheduler_config.json` of a DDPMScheduler, DDIMScheduler or
-/// DPMSolverMultistepScheduler): the training noise schedule and the prediction type, which define the model, and
+/// DPMSolverMultistepScheduler, or of the Euler family: EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler,
+/// EDMEulerScheduler, whose own options are in `euler`, SchedulerConfig+Euler.swift): the training noise schedule and the prediction type, which define the model, and
 /// the options of diffusers' own sampling loop, which `DiffusersLoop` reproduces (docs/diffusers-loop.md).
 /// The continuous-time samplers do not apply the loop's options: those are listed in `notApplied` for them; options
 /// that change what the model means are errors naming the option, and loop options `DiffusersLoop` does not
@@ -14,7 +15,7 @@ public struct SchedulerConfig: Sendable, Equatable {
     case squaredCosCapV2 = "squaredcos_cap_v2"
   }
 
-  public static let supportedClasses = ["DDPMScheduler", "DDIMScheduler", "DPMSolverMultistepScheduler"]
+  public static let supportedClasses = ["DDPMScheduler", "DDIMScheduler", "DPMSolverMultistepScheduler"] + EulerFamilyOptions.classes
 
   public var className = "DDPMScheduler"
   public var trainSteps = 1000
@@ -55,6 +56,8 @@ public struct SchedulerConfig: Sendable, Equatable {
   public var lambdaMinClipped = -Double.infinity
   /// "option = value: why" for each loop option `DiffusersLoop` does not reproduce (it refuses to run with them).
   public var loopUnsupported: [String] = []
+  /// The Euler family's options (nil for DDPM, DDIM and DPMSolverMultistep).
+  public var euler: EulerFamilyOptions? = nil
 
   public init() {}
 
@@ -62,6 +65,11 @@ public struct SchedulerConfig: Sendable, Equatable {
   public init(className: String) {
     self.className = className
     if className == "DPMSolverMultistepScheduler" {
+      timestepSpacing = .linspace
+      clipSample = false
+    }
+    if let options = EulerFamilyOptions(className: className) {
+      euler = options
       timestepSpacing = .linspace
       clipSample = false
     }
@@ -81,8 +89,13 @@ public struct SchedulerConfig: Sendable, Equatable {
   public func alphasCumprod() -> [Double] { DiffusersBetas.alphasCumprod(betas()) }
 
   /// The continuous-time VP schedule over these training steps (docs/math.md#discrete-schedule).
+  /// Flow matching and EDM have no VP schedule: their pipelines get diffusers' default DDPM schedule as a placeholder,
+  /// which only the diffusers loop's refusal of the continuous-time methods (`continuousUnsupported`) keeps unused.
   public func schedule() throws -> NoiseSchedule {
-    try NoiseSchedule.discrete(alphasCumprod: alphasCumprod(), name: "\(className)/\(trainedBetas == nil ? betaSchedule.rawValue : "trained_betas")")
+    if continuousUnsupported != nil {
+      return try NoiseSchedule.discrete(alphasCumprod: SchedulerConfig().alphasCumprod(), name: "\(className) (diffusers loop only)")
+    }
+    return try NoiseSchedule.discrete(alphasCumprod: alphasCumprod(), name: "\(className)/\(trainedBetas == nil ? betaSchedule.rawValue : "trained_betas")")
   }
 
   // MARK: - scheduler_config.json
@@ -128,6 +141,7 @@ public struct SchedulerConfig: Sendable, Equatable {
       c = SchedulerConfig(className: c.className)
     }
     let isDPM = c.className == "DPMSolverMultistepScheduler"
+    let isEuler = c.euler != nil
     func oneOf<E: RawRepresentable & CaseIterable>(_ key: String, _ v: JSONValue, _: E.Type) throws -> E where E.RawValue == String {
       let s = try string(key, v)
       guard let e = E(rawValue: s) else { throw unsupported(key, v, "expected one of \(E.allCases.map(\.rawValue).joined(separator: ", "))") }
@@ -135,6 +149,7 @@ public struct SchedulerConfig: Sendable, Equatable {
     }
     for key in json.keys.sorted() {
       let v = json[key]!  // invariant: key comes from json.keys
+      if isEuler, try c.parseEulerKey(key, v) { continue }
       switch key {
       case _ where key.hasPrefix("_"): continue
       case "num_train_timesteps":
@@ -213,6 +228,7 @@ public struct SchedulerConfig: Sendable, Equatable {
         c.ignored.append("\(key): unknown option, ignored")
       }
     }
+    if isEuler { try c.validateEulerFamily() }
     if c.thresholding { c.notApplied.append("thresholding = true: shapes diffusers' sampling loop, not the model") }
     if c.clipSample && !c.thresholding { c.notApplied.append("clip_sample = true: shapes diffusers' sampling loop, not the model") }
     if c.stepsOffset != 0 { c.notApplied.append("steps_offset = \(c.stepsOffset): the time grid is the testbed's --grid") }
