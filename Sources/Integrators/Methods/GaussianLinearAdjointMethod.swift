@@ -63,6 +63,7 @@ public struct GaussianLinearAdjointMethod: SweepBackMethod {
   }
 
   public func validateMethod<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    try GaussianLinearDTOMethod.refuseNonVP(p, method: name)
     _ = try Self.linearPart(linearPart, model: p.model, z: p.z, given: statistics)
   }
 
