@@ -51,14 +51,14 @@ public struct GaussianLinearDTOMethod: GradientMethod {
     }
   }
 
-  /// The Gaussian-linear weights integrate sigma as the VP function of lambda (docs/gaussian-linear-part.md#the-split).
-  static func refuseNonVP<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, method: String) throws {
-    guard !p.schedule.isVariancePreserving else { return }
-    throw InvalidInput("solver", "\(method) cannot run on \(p.schedule.name): \(PureNoise.gaussianLinear) (alpha^2 + sigma^2 = 1); use a vp schedule or adjointdeis-*/dto")
+  /// The Gaussian-linear weights are quadratures over the step's lambda interval, infinite at pure noise
+  /// (docs/math.md#noise-end).
+  static func refusePureNoise<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, method: String) throws {
+    try PureNoise.refuse(p, method: method, because: PureNoise.gaussianLinear)
   }
 
   public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
-    try Self.refuseNonVP(p, method: name)
+    try Self.refusePureNoise(p, method: name)
     _ = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
     try p.z.validate(dimension: p.model.conditionDimension, steps: samplerSteps)
     _ = try GaussianLinearAdjointMethod.linearPart(linearPart, model: p.model, z: p.z, given: statistics)

@@ -10,5 +10,5 @@ enum PureNoise {
 
   static let reversible = "its step and exact inverse are written with alpha_s/alpha_t and gamma = sigma/alpha, infinite at pure noise"
   static let adjointDPM = "it integrates in rho = sigma/alpha, which is infinite at pure noise"
-  static let gaussianLinear = "its weights integrate the Gaussian part in lambda with the VP sigma(lambda), and lambda_T = -inf"
+  static let gaussianLinear = "its weights are quadratures over each step's lambda interval, and lambda_T = -inf"
 }
