@@ -27,7 +27,7 @@ for config in examples/*.json; do
   for solver in adjointdeis-1 adjointdeis-2m adjointdeis-3m dto; do
     for sampler in dpm-solver-1 dpm-solver-2m dpm-solver-3m sde; do
       for states in exact recorded resolved; do
-        for grid in lambda time-uniform time-quadratic; do
+        for grid in lambda time-uniform time-quadratic karras shifted; do
           extra=(); [ "$solver" = dto ] && [ "$states" != recorded ] && continue
           [ "$solver" != dto ] && extra=(--states "$states")
           check --config "$config" --solver "$solver" --sampler "$sampler" "${extra[@]}" --grid "$grid" --sampler-steps 8
@@ -39,6 +39,9 @@ for config in examples/*.json; do
   check --config "$config" --solver adjointdeis-2m --weight phi2 --states exact --steps 10
   check --config "$config" --solver dto --sampler dpm-solver-2m --checkpoint 3 --sampler-steps 10
   check --config "$config" --rk45-states backsolve
+  for solver in adjointdeis-1/data adjointdeis-2m/exact/data adjointdeis-1/sde/data rex-rk4 bdia edict adjointdpm-rk4 dto-gl; do
+    check --config "$config" --solver "$solver" --sampler-steps 8
+  done
 done
 # Must fail:
 must_fail() { if "$bin" gradient "$@" >/dev/null 2>&1; then echo "SHOULD HAVE FAILED: $*"; bad=$((bad+1)); fi; }
@@ -56,6 +59,21 @@ must_fail --config $c --solver adjointdeis-1 --steps 0
 must_fail --config $c --solver adjointdeis-1 --grid log
 must_fail --config $c --solver adjointdeis-1 --seed 3
 must_fail --config /nonexistent.json
+# Flow matching and EDM (docs/math.md#beyond-vp): bad schedule values, and methods that cannot start at pure noise.
+fm=examples/mixture-fm.json
+must_fail --config $fm --solver rex-rk4
+must_fail --config $fm --solver adjointdpm-rk4
+must_fail --config $fm --solver adjointdeis-1 --sampler sde
+must_fail --config $fm --solver adjointdeis-1 --grid lambda
+must_fail --config $fm --solver adjointdeis-gl-1
+for edit in 's/"T": 1.0/"T": 1.5/' 's/"schedule": "flow-matching"/"schedule": "rectified"/' \
+            's/"schedule": "flow-matching",/"schedule": "flow-matching", "shift": 0,/' \
+            's/"schedule": "flow-matching",/"schedule": "flow-matching", "mu": 0.5,/'; do
+  sed "$edit" $fm > "$tmp/bad.json"
+  must_fail --config "$tmp/bad.json"
+done
+sed 's/"t_eps": 0.002/"t_eps": 90/' examples/mixture-edm.json > "$tmp/bad.json"
+must_fail --config "$tmp/bad.json"
 echo "$ok passed, $bad failed ($rejected combinations rejected with a clear error)"
 "$(dirname "$0")/check-cli-files.sh" "$bin" || bad=$((bad+1))
 "$(dirname "$0")/check-euler-cli.sh" "$bin" || bad=$((bad+1))

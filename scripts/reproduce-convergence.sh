@@ -45,3 +45,6 @@ scripts/reproduce-better-adjoint.sh
 
 # 7. Which gradient should you use? (docs/reversible-solvers.md#which-gradient), into results/which-gradient/.
 scripts/reproduce-which-gradient.sh
+
+# 8. Beyond variance preserving (docs/math.md#beyond-vp): flow matching and EDM, into results/beyond-vp/.
+scripts/reproduce-beyond-vp.sh

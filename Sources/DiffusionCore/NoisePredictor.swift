@@ -45,6 +45,24 @@ public protocol NoisePredictor: Sendable {
   func eps(_ x: [Double], z: [Double], t: Double, batch: Int) throws -> [Double]
   /// `eps` and the VJPs with the cotangent `v`; `theta` is empty unless `wantParameters`.
   func vjp(_ x: [Double], z: [Double], t: Double, batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP
+
+  /// The data prediction at pure noise (alpha_t = 0, flow matching at t = 1): `x0-hat = E[x_0 | z]`, which eps cannot
+  /// give there (`(x - sigma eps)/alpha` is 0/0; docs/math.md#noise-end). B rows of d numbers.
+  func noiseEndPrediction(z: [Double], batch: Int) throws -> [Double]
+  /// Its VJPs with the cotangent v (B x d): `x` is zero (x_T carries no information about x_0 there), `z` and
+  /// `theta` as for `vjp`; the `eps` field holds the prediction.
+  func noiseEndVJP(z: [Double], batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP
+}
+
+extension NoisePredictor {
+  /// Models without a closed-form prior mean cannot start at alpha_T = 0.
+  public func noiseEndPrediction(z: [Double], batch: Int) throws -> [Double] {
+    throw InvalidInput("T", "this model predicts eps only, which gives no x_0 at alpha_T = 0 (pure noise): use T < 1")
+  }
+
+  public func noiseEndVJP(z: [Double], batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP {
+    throw InvalidInput("T", "this model predicts eps only, which gives no x_0 at alpha_T = 0 (pure noise): use T < 1")
+  }
 }
 
 extension NoisePredictor {

@@ -1,14 +1,19 @@
 import Foundation
 
-/// A variance-preserving noise schedule (docs/math.md#schedules): `q(x_t | x_0) = N(alpha_t x_0, sigma_t^2 I)`.
+/// A noise schedule (docs/math.md#schedules): `q(x_t | x_0) = N(alpha_t x_0, sigma_t^2 I)`.
 /// One value answers alpha, sigma, lambda, the drift `f = d log alpha/dt`, and the inverse `t(lambda)`,
-/// as DPM-Solver's `NoiseScheduleVP` does.
+/// as DPM-Solver's `NoiseScheduleVP` does. The VP kinds derive sigma from alpha (`alpha^2 + sigma^2 = 1`); flow
+/// matching and EDM give both (NoiseSchedule+General.swift, docs/math.md#beyond-vp).
 public struct NoiseSchedule: Sendable, Equatable {
   public enum Kind: Sendable, Equatable {
     case vpLinear(beta0: Double, beta1: Double)
     case vpCosine(s: Double)
     /// DDPM betas; `logAlphas[i]` is log alpha at `t_i = (i + 1) / count`, piecewise-linear in t between.
     case discrete(logAlphas: [Double])
+    /// Rectified flow: `alpha = 1 - t`, `sigma = t`, t in (0, 1]; alpha = 0 (lambda = -inf) at t = 1.
+    case flowMatching
+    /// EDM / VE: `alpha = 1`, `sigma = t`, t in (0, inf) (T = sigma_max, t_eps = sigma_min).
+    case edm
   }
 
   public let kind: Kind
@@ -16,6 +21,24 @@ public struct NoiseSchedule: Sendable, Equatable {
   /// The default time range `[tMin, tMax]` of the schedule (docs/math.md#schedules).
   public let tMin: Double
   public let tMax: Double
+  /// The parameters of the schedule's natural grids (Karras rho, flow matching's shift).
+  public var grids: GridParameters = GridParameters()
+
+  public init(kind: Kind, name: String, tMin: Double, tMax: Double, grids: GridParameters = GridParameters()) {
+    self.kind = kind
+    self.name = name
+    self.tMin = tMin
+    self.tMax = tMax
+    self.grids = grids
+  }
+
+  /// True for the kinds with `alpha^2 + sigma^2 = 1`.
+  @inlinable public var isVariancePreserving: Bool {
+    switch kind {
+    case .vpLinear, .vpCosine, .discrete: return true
+    case .flowMatching, .edm: return false
+    }
+  }
 
   public static let vpLinear = NoiseSchedule(kind: .vpLinear(beta0: 0.1, beta1: 20), name: "vp-linear", tMin: 1e-3, tMax: 1)
   public static let vpCosine = NoiseSchedule(kind: .vpCosine(s: 0.008), name: "vp-cosine", tMin: 1e-3, tMax: 0.9946)
@@ -33,13 +56,16 @@ public struct NoiseSchedule: Sendable, Equatable {
     return NoiseSchedule(kind: .discrete(logAlphas: logAlphas), name: "discrete", tMin: 1.0 / Double(steps), tMax: 1)
   }
 
-  public static let names = ["vp-linear", "vp-cosine", "discrete"]
+  public static let names = ["vp-linear", "vp-cosine", "discrete", "flow-matching", "edm", "ve"]
 
   public static func named(_ name: String) throws -> NoiseSchedule {
     switch name {
     case "vp-linear": return .vpLinear
     case "vp-cosine": return .vpCosine
     case "discrete": return .discrete
+    case "flow-matching": return .flowMatching
+    case "edm": return .edm
+    case "ve": return .ve
     default: throw InvalidInput("schedule", "unknown schedule '\(name)' (expected one of \(names.joined(separator: ", ")))")
     }
   }
@@ -48,6 +74,7 @@ public struct NoiseSchedule: Sendable, Equatable {
   public func validate(tEps: Double, T: Double) throws {
     try Check.finite(tEps, "t_eps")
     try Check.finite(T, "T")
+    if !isVariancePreserving { return try validateGeneral(tEps: tEps, T: T) }
     guard tEps < T else { throw InvalidInput("t_eps", "must be smaller than T (t_eps = \(tEps), T = \(T))") }
     guard tEps >= tMin * (1 - 1e-12) else { throw InvalidInput("t_eps", "must be at least \(tMin) for \(name), got \(tEps)") }
     guard T <= tMax * (1 + 1e-12) else { throw InvalidInput("T", "must be at most \(tMax) for \(name), got \(T)") }
@@ -63,6 +90,8 @@ public struct NoiseSchedule: Sendable, Equatable {
     case let .discrete(logAlphas):
       let (i, w) = Self.segment(t, count: logAlphas.count)
       return logAlphas[i] + w * (logAlphas[i + 1] - logAlphas[i])
+    case .flowMatching: return log1p(-t)
+    case .edm: return 0
     }
   }
 
@@ -76,31 +105,42 @@ public struct NoiseSchedule: Sendable, Equatable {
     case let .discrete(logAlphas):
       let (i, _) = Self.segment(t, count: logAlphas.count)
       return (logAlphas[i + 1] - logAlphas[i]) * Double(logAlphas.count)
+    case .flowMatching: return -1 / (1 - t)
+    case .edm: return 0
     }
   }
 
-  @inlinable public func alpha(_ t: Double) -> Double { exp(logAlpha(t)) }
+  @inlinable public func alpha(_ t: Double) -> Double {
+    isVariancePreserving ? exp(logAlpha(t)) : generalAlpha(t)
+  }
 
-  /// `sigma_t = sqrt(1 - alpha_t^2)`, computed with expm1 so that it stays accurate at small t.
-  @inlinable public func sigma(_ t: Double) -> Double { sqrt(-expm1(2 * logAlpha(t))) }
+  /// `sigma_t = sqrt(1 - alpha_t^2)`, computed with expm1 so that it stays accurate at small t (VP); t otherwise.
+  @inlinable public func sigma(_ t: Double) -> Double {
+    isVariancePreserving ? sqrt(-expm1(2 * logAlpha(t))) : t
+  }
 
   /// `lambda_t = log alpha_t - log sigma_t`.
   @inlinable public func lambda(_ t: Double) -> Double {
+    guard isVariancePreserving else { return logAlpha(t) - log(t) }
     let la = logAlpha(t)
     return la - 0.5 * log(-expm1(2 * la))
   }
 
-  /// `d lambda / dt = f(t) / sigma_t^2`.
+  /// `d lambda / dt = f(t) / sigma_t^2` (VP); `f - d log sigma/dt` in general (docs/math.md#beyond-vp).
   @inlinable public func dLambdaDt(_ t: Double) -> Double {
-    dLogAlphaDt(t) / (-expm1(2 * logAlpha(t)))
+    guard isVariancePreserving else { return generalDLambdaDt(t) }
+    return dLogAlphaDt(t) / (-expm1(2 * logAlpha(t)))
   }
 
-  /// `g^2(t) = -2 sigma_t^2 d lambda/dt = -2 f(t)` for a VP schedule.
-  @inlinable public func gSquared(_ t: Double) -> Double { -2 * dLogAlphaDt(t) }
+  /// `g^2(t) = -2 sigma_t^2 d lambda/dt`, which is `-2 f(t)` for a VP schedule (docs/math.md#drift-and-diffusion).
+  @inlinable public func gSquared(_ t: Double) -> Double {
+    isVariancePreserving ? -2 * dLogAlphaDt(t) : -2 * t * t * generalDLambdaDt(t)
+  }
 
   /// The inverse `t(lambda)`: closed form for the continuous schedules, exact inverse of the
   /// piecewise-linear log alpha for `discrete` (DPM-Solver's `inverse_lambda`).
   public func t(lambda: Double) -> Double {
+    if !isVariancePreserving { return generalT(lambda: lambda) }
     // log alpha = -log(1 + e^{-2 lambda}) / 2, computed as a stable logaddexp.
     let logAlphaValue = -0.5 * Self.logAddExp(0, -2 * lambda)
     switch kind {
@@ -122,6 +162,7 @@ public struct NoiseSchedule: Sendable, Equatable {
       }
       let w = (logAlphaValue - logAlphas[lo]) / (logAlphas[hi] - logAlphas[lo])
       return (Double(lo + 1) + w) / Double(n)
+    case .flowMatching, .edm: return generalT(lambda: lambda)  // invariant: handled above
     }
   }
 

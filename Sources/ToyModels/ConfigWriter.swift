@@ -21,6 +21,7 @@ enum ConfigWriter {
     }
     let lines = [
       "  \"schedule\": \"\(p.schedule.name)\"",
+    ] + ScheduleConfig.lines(p.schedule) + [
       "  \"T\": \(number(p.T))",
       "  \"t_eps\": \(number(p.tEps))",
       "  \"model\": {\n" + modelLines.joined(separator: ",\n") + "\n  }",

@@ -31,7 +31,9 @@ extension GaussianMixture {
   /// `(alpha_t, sigma_t)`, throwing when t lies outside the schedule's domain.
   func coefficients(_ t: Double) throws -> (Double, Double) {
     let alpha = schedule.alpha(t), sigma = schedule.sigma(t)
-    guard alpha.isFinite, sigma.isFinite, alpha > 0 else {
+    // flow matching reaches alpha = 0 at t = 1, where eps = x / sigma is still finite (docs/math.md#noise-end)
+    let inside = schedule.isVariancePreserving ? alpha > 0 : alpha >= 0 && sigma > 0
+    guard alpha.isFinite, sigma.isFinite, inside else {
       throw InvalidInput("t", "\(t) is outside the domain of the \(schedule.name) schedule (alpha = \(alpha), sigma = \(sigma))")
     }
     return (alpha, sigma)

@@ -21,8 +21,8 @@ extension GradientProblem where Model == GaussianMixture, Loss == SquaredDistanc
   /// Parses the config format (see `examples/*.json`); every error is an `InvalidInput` naming the field.
   public init(json: Data) throws {
     let root = try ConfigReader.object(ConfigReader.parse(json), "config")
-    try ConfigReader.rejectUnknownKeys(root, ["schedule", "T", "t_eps", "model", "x_T", "z", "loss"], prefix: "")
-    let schedule = try NoiseSchedule.named(ConfigReader.string(root["schedule"], "schedule"))
+    try ConfigReader.rejectUnknownKeys(root, ["schedule", "T", "t_eps", "model", "x_T", "z", "loss"] + ScheduleConfig.keys, prefix: "")
+    let schedule = try ScheduleConfig.read(root)
     let T = try ConfigReader.number(root["T"], "T")
     let tEps = try ConfigReader.number(root["t_eps"], "t_eps")
     let model = try ConfigReader.mixture(root["model"], schedule: schedule)
@@ -39,7 +39,7 @@ extension GradientProblem where Model == GaussianMixture, Loss == SquaredDistanc
 
   /// The config format back, one matrix row a line; numbers are written in Swift's shortest round-trip form.
   public func jsonData() throws -> Data {
-    guard (try? NoiseSchedule.named(schedule.name)) == schedule else {
+    guard let named = try? NoiseSchedule.named(schedule.name), (try? named.with(grids: schedule.grids)) == schedule else {
       throw InvalidInput("schedule", "the schedule '\(schedule.name)' has non-default parameters the config format cannot express")
     }
     return Data(ConfigWriter.problem(self).utf8)

@@ -64,6 +64,19 @@ final class ShardedStudyTests: XCTestCase {
     }
   }
 
+  /// Grids from pure noise (flow matching at T = 1) record h_max = inf; their shards merge like any other.
+  func testMergedStudyFromPureNoiseEqualsUnsharded() throws {
+    let base = try TheoremOneTests.diagonal().problem
+    let problem = StudyProblem(try ToyProblem(model: base.model.replacingSchedule(.flowMatching), T: 1, tEps: 1e-3, xT: base.xT,
+                                              z: base.z, loss: base.loss))
+    var study = try ConvergenceStudy(name: "sharded-t1", kind: .ode, problem: problem,
+                                     solvers: ["adjointdeis-1/exact/data", "dto/dpm-solver-2m"].map { try MethodSpec($0) }, steps: [5, 10, 20])
+    study.grid = .timeUniform
+    let expected = try outputs(try study.run())
+    let merged = try outputs(try shardedResult(study, shards: 2))
+    for (name, text) in expected { XCTAssertEqual(merged[name], text, "\(name) differs") }
+  }
+
   func testMergedSDEStudyEqualsUnsharded() throws {
     let study = try sdeStudy()
     let expected = try outputs(try study.run())

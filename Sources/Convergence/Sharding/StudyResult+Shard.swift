@@ -110,7 +110,8 @@ extension StudyResult {
       }
     }
     let hMax = ok ? try f.real("h_max_lambda") : .nan
-    guard !ok || (hMax.isFinite && hMax > 0) else { throw InvalidInput(f.what, "h_max_lambda \(hMax) is not a positive number") }
+    // +inf is a grid from pure noise (lambda_T = -inf, docs/math.md#noise-end)
+    guard !ok || (hMax > 0 && !hMax.isNaN) else { throw InvalidInput(f.what, "h_max_lambda \(hMax) is not a positive number") }
     for column in ["wall_time_s"] {
       let v = try f.real(column)
       guard v.isFinite, v >= 0 else { throw InvalidInput(f.what, "\(column) \(v) is not a non-negative number") }

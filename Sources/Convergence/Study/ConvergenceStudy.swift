@@ -227,6 +227,9 @@ public struct StudyResult<Model: NoisePredictor>: Sendable {
     public var steps: Int
     public var hMax: Double
     public var comparisons: [GradientQuantity: GradientComparison]
+    /// The abscissa of fits and plots: h_max, or 1/M where h_max is infinite (flow matching from T = 1, lambda_T = -inf;
+    /// docs/math.md#noise-end), so those studies are fitted against 1/M.
+    public var step: Double { hMax.isFinite ? hMax : 1 / Double(steps) }
   }
 
   /// A solver's series for one seed, coarse to fine; an M at which any path failed is left out.
@@ -249,7 +252,7 @@ public struct StudyResult<Model: NoisePredictor>: Sendable {
   /// The order fit of one solver's error in one quantity for one seed.
   public func fit(solver: String, quantity q: GradientQuantity, seed: Int = 0) throws -> OrderFit {
     let points = series(solver: solver, seed: seed)
-      .map { ErrorPoint(steps: $0.steps, hMax: $0.hMax, error: $0.comparisons[q]?.relativeError ?? .nan) }
+      .map { ErrorPoint(steps: $0.steps, hMax: $0.step, error: $0.comparisons[q]?.relativeError ?? .nan) }
     return try OrderFit.fit(points, rule: study.rule)
   }
 }

@@ -53,7 +53,7 @@ extension StudyResult {
   /// Error against h_max for one quantity, one line per solver (seed 0), dashed reference slopes 1 and 2.
   public func errorPlot(_ q: GradientQuantity) -> LogLogPlot {
     let lines = study.solvers.enumerated().map { i, spec in
-      PlotSeries(name: spec.text, points: series(solver: spec.text).map { ($0.hMax, $0.comparisons[q]?.relativeError ?? .nan) },
+      PlotSeries(name: spec.text, points: series(solver: spec.text).map { ($0.step, $0.comparisons[q]?.relativeError ?? .nan) },
                  style: spec.text.hasPrefix("dto") ? .dashed : .solid, colorIndex: i, marker: MarkerShape.allCases[i % MarkerShape.allCases.count])
     }
     return LogLogPlot(title: "\(study.name): error of \(q.rawValue) (\(study.kind == .ode ? "probability-flow ODE" : "SDE, RMS over \(study.paths) paths"))",
@@ -101,6 +101,9 @@ extension StudyResult {
     var text = "## \(study.name) (\(study.kind == .ode ? "probability-flow ODE" : "SDE"))\n\n"
     text += "Model: \(study.problem.description). Grids \(study.grid == .lambda || study.kind == .sde ? "uniform in lambda" : study.grid.rawValue), M = \(study.steps.map(String.init).joined(separator: ", ")); seeds: \(study.seeds)"
       + (study.kind == .sde ? "; Brownian paths per seed: \(study.paths) (error = RMS over paths)" : "") + ".\n\n"
+    if records.contains(where: { $0.failure == nil && $0.hMax == .infinity }) {
+      text += "The grids start at pure noise (alpha_T = 0, lambda_T = -inf, so h_max is infinite): orders are fitted and plotted against 1/M.\n\n"
+    }
     let slowest = references.max { $0.seconds < $1.seconds }
     if let ref = references.first, let slowest {
       text += "Reference: \(ref.description); seed 0: \(ref.evaluations.eps) eps + \(ref.evaluations.vjp) VJP evaluations; "

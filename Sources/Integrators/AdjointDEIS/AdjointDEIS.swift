@@ -69,6 +69,10 @@ public struct AdjointDEIS: Sendable {
       let vjp = try model.vjp(x, z: z.z(step: bucket), t: grid.times[t], batch: 1, cotangent: ax, wantParameters: wantParameters)
       evaluations.vjp += 1
       walker.advance(from: t, eps: vjp.eps)
+      if grid.alphas[s] == 0 {  // the last step, to pure noise: data-prediction form (docs/math.md#noise-end)
+        try noiseEndStep(ax: &ax, az: &az[bucket], atheta: &atheta, vjp: vjp, grid: grid, from: t, to: s)
+        continue
+      }
 
       let (alphaT, alphaS, sigmaS) = (grid.alphas[t], grid.alphas[s], grid.sigmas[s])
       // V_i = alpha_t^2 a_x^T J, W_i = alpha_t a_x^T d eps/dz, U_i = alpha_t a_x^T d eps/dtheta  (docs/math.md#adjoint-in-lambda)

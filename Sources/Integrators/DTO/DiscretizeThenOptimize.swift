@@ -36,6 +36,8 @@ public struct DiscretizeThenOptimize: Sendable {
 
   func coefficients(grid: TimeGrid, step n: Int) -> Coefficients {
     let s = grid.steps - n, t = s - 1
+    // From alpha_s = 0 (flow matching at T = 1): x_t = (sigma_t/sigma_s) x_s + alpha_t x0-hat_s (docs/math.md#noise-end)
+    if grid.alphas[s] == 0 { return Coefficients(a: grid.sigmas[t] / grid.sigmas[s], v: [grid.alphas[t]], q: 0) }
     let rule = sampler.rule
     let e = ExponentialStep(grid: grid, from: s, to: t, history: rule.order)
     let sigma = grid.sigmas[t]
@@ -56,6 +58,7 @@ public struct DiscretizeThenOptimize: Sendable {
     try Check.finite(xT, "x_T")
     try z.validate(dimension: m, steps: n)
     try checkpoint.validate(steps: n)
+    try Sampler.checkPureNoise(grid, sampler)
     if sampler.isSDE {
       guard noise.count == n else { throw InvalidInput("noise", "the SDE sampler needs \(n) noise draws, got \(noise.count)") }
     }
@@ -66,7 +69,9 @@ public struct DiscretizeThenOptimize: Sendable {
     func advance(_ s: inout StepState, _ step: Int) throws {
       var history = History(depth: depth)
       for e in s.history.reversed() { history.push(e) }
-      history.push(try model.eps(s.x, z: z.z(step: step), t: grid.times[n - step], batch: 1))
+      let zStep = z.z(step: step)
+      history.push(try grid.alphas[n - step] == 0 ? model.noiseEndPrediction(z: zStep, batch: 1)
+                   : model.eps(s.x, z: zStep, t: grid.times[n - step], batch: 1))
       ExponentialStep.applyValues(&s.x, linear: steps[step].a, coefficients: steps[step].v, history: history,
                                   noise: steps[step].q, xi: sampler.isSDE ? noise[step] : [])
       let next = step + 1 < n ? steps[step + 1].v.count - 1 : 0
@@ -86,8 +91,9 @@ public struct DiscretizeThenOptimize: Sendable {
         for j in 1..<max(depth, 1) where step + j < n && j < steps[step + j].v.count && j < g.count { r += steps[step + j].v[j] * g[j][i] }
         cotangent[i] = r
       }
-      let vjp = try model.vjp(x, z: z.z(step: step), t: grid.times[n - step], batch: 1,
-                              cotangent: cotangent, wantParameters: wantParameters)
+      let vjp = try grid.alphas[n - step] == 0
+        ? model.noiseEndVJP(z: z.z(step: step), batch: 1, cotangent: cotangent, wantParameters: wantParameters)
+        : model.vjp(x, z: z.z(step: step), t: grid.times[n - step], batch: 1, cotangent: cotangent, wantParameters: wantParameters)
       vjps += 1
       let bucket = z.count == 1 ? 0 : step
       for j in 0..<m { gz[bucket][j] += vjp.z[j] }

@@ -17,6 +17,9 @@ public struct GaussianLinearAdjoint: Sendable {
   public var linearPart: GaussianLinearPart
   public var quadrature = GaussLegendre()
   public var zGrowth = ZGrowth.gaussianMean
+  /// sigma as a function of lambda for a schedule that is not variance preserving (nil: the VP form;
+  /// docs/math.md#beyond-vp): `sigma(t(lambda))`.
+  public var sigmaOfLambda: (@Sendable (Double) -> Double)? = nil
 
   public init(order: Int, linearPart: GaussianLinearPart, dynamics: Dynamics = .ode, wantParameters: Bool = true) throws {
     guard (1...3).contains(order) else { throw InvalidInput("solver", "the Gaussian-linear adjoint has orders 1, 2 (2M) and 3 (3M), got \(order)") }
@@ -69,7 +72,7 @@ public struct GaussianLinearAdjoint: Sendable {
       if history.count > order { history.removeLast() }
       let q = history.count
       let weights = LinearStepWeights(variances: variances, meanVariance: s2, nodes: history.map(\.lambda), to: ls,
-                                      kappa: kappa, quadrature: quadrature, zGrowth: zGrowth)
+                                      kappa: kappa, quadrature: quadrature, zGrowth: zGrowth, sigma: sigmaOfLambda)
 
       var next = [Double](repeating: 0, count: d)
       for k in 0..<d {
@@ -84,7 +87,7 @@ public struct GaussianLinearAdjoint: Sendable {
       let sameBucket = history.prefix { $0.bucket == bucket }.count
       let zWeights = sameBucket == q ? weights.o
         : LinearStepWeights(variances: [], meanVariance: s2, nodes: history.prefix(sameBucket).map(\.lambda), to: ls,
-                            kappa: kappa, quadrature: quadrature, zGrowth: zGrowth).o
+                            kappa: kappa, quadrature: quadrature, zGrowth: zGrowth, sigma: sigmaOfLambda).o
       for j in 0..<sameBucket { for r in 0..<m { az[bucket][r] += zWeights[j] * history[j].w[r] } }
       for j in 0..<q { for r in 0..<atheta.count { atheta[r] += weights.o[j] * history[j].u[r] } }
     }

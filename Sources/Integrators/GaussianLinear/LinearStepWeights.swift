@@ -15,8 +15,9 @@ struct LinearStepWeights {
   var o: [Double]
 
   /// Weights for the distinct variances `variances` (one entry for the isotropic form); `nodes[0]` is lambda_t.
+  /// `sigma`: sigma as a function of lambda, the VP form unless the schedule gives another (docs/math.md#beyond-vp).
   init(variances: [Double], meanVariance: Double, nodes: [Double], to ls: Double, kappa: Double,
-       quadrature: GaussLegendre, zGrowth: ZGrowth) {
+       quadrature: GaussLegendre, zGrowth: ZGrowth, sigma: ((Double) -> Double)? = nil) {
     let n = variances.count, q = nodes.count, lt = nodes[0]
     propagator = [Double](repeating: 0, count: n)
     w = [[Double]](repeating: [Double](repeating: 0, count: n), count: q)
@@ -30,7 +31,7 @@ struct LinearStepWeights {
         for i in 0..<q where i != j { l *= (u - nodes[i]) / (nodes[j] - nodes[i]) }
         basis[j] = l
       }
-      let base = weight * kappa * GaussianLinearPart.sigma(u)
+      let base = weight * kappa * (sigma?(u) ?? GaussianLinearPart.sigma(u))
       for k in 0..<n {
         let f = base * exp(kappa * (gS[k] - GaussianLinearPart.G(u, variance: variances[k])))
         for j in 0..<q { w[j][k] += f * basis[j] }

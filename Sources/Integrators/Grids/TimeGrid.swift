@@ -9,6 +9,10 @@ public enum GridSpacing: String, CaseIterable, Sendable {
   case timeUniform = "time-uniform"
   /// Uniform in sqrt(t), so steps shrink near t_eps (DPM-Solver's `time_quadratic`).
   case timeQuadratic = "time-quadratic"
+  /// Karras et al.: `s^(1/rho)` uniform for `s = e^-lambda` (sigma itself on EDM), rho from the schedule.
+  case karras = "karras"
+  /// Flow matching's shifted time (diffusers' `shift`, `mu`, `shift_terminal`; docs/math.md#natural-grids).
+  case shifted = "shifted"
 
   public static func named(_ name: String, option: String = "grid") throws -> GridSpacing {
     try parse(name, option: option, what: "grid")
@@ -32,9 +36,12 @@ public struct TimeGrid: Sendable, Equatable {
     guard steps >= 1 else { throw InvalidInput("steps", "must be at least 1, got \(steps)") }
     guard steps <= 10_000_000 else { throw InvalidInput("steps", "too many steps (\(steps))") }
     var t = [Double](repeating: 0, count: steps + 1)
+    let natural = try NaturalGrid(schedule: schedule, tEps: tEps, T: T, spacing: spacing)
     for i in 0...steps {
       let u = Double(i) / Double(steps)
       switch spacing {
+      case .karras, .shifted:
+        t[i] = natural!.time(u)  // invariant: NaturalGrid is built for these spacings
       case .lambda:
         let l0 = schedule.lambda(tEps), l1 = schedule.lambda(T)
         t[i] = schedule.t(lambda: l0 + u * (l1 - l0))
@@ -63,6 +70,10 @@ public struct TimeGrid: Sendable, Equatable {
     self.lambdas = times.map(schedule.lambda)
     self.spacing = spacing
   }
+
+  /// True when the grid starts at pure noise (alpha_T = 0, lambda_T = -inf: flow matching at T = 1), where the
+  /// first sampling step and the last adjoint step take their data-prediction form (docs/math.md#noise-end).
+  public var startsAtPureNoise: Bool { alphas[steps] == 0 }
 
   /// The largest step in lambda, `h_max = max_i |lambda_{i+1} - lambda_i|` (Theorem 1).
   public var hMax: Double {

@@ -23,6 +23,9 @@ public struct AdjointDEISMethod: SweepBackMethod {
                                   given: $0, defaults: $1) })
 
   public let name: String
+  /// The adjoint's form: `noise` (the paper's eps form, the default) or `data` (docs/math.md#adjoint-data-form;
+  /// k = 1 and 2M, ODE).
+  public var parameterization: Parameterization = .noise
   /// How the adjoint extrapolates its integrand (the `--weight` option sets a 2M rule's weight).
   public var rule: any MultistepRule
   public var settings: SweepSettings
@@ -34,7 +37,7 @@ public struct AdjointDEISMethod: SweepBackMethod {
     if let twoM = rule as? SecondOrderMultistep {
       base = "adjointdeis-2m" + (twoM.weight == .phi2 ? "[phi2]" : "")
     }
-    return "\(base)/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)"
+    return "\(base)/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)" + (parameterization == .data ? "/data" : "")
   }
 
   /// `odeSampler`: the ODE sampler it pairs with unless the context or the user names one; `weightOption`: whether
@@ -44,14 +47,22 @@ public struct AdjointDEISMethod: SweepBackMethod {
     self.name = name
     try given.rejectLinearPart(method: name)
     let unused: [GradientOption] = [.checkpoint, .rk45States] + (weightOption ? [] : [.weight])
-    settings = try SweepSettings(method: name, rules: SweepRules(odeSampler: odeSampler, unusedOptions: unused), given: given, defaults: defaults)
+    let usesData = rule.order <= 2
+    settings = try SweepSettings(method: name, rules: SweepRules(odeSampler: odeSampler, unusedOptions: unused, uses: usesData ? [.parameterization] : []),
+                                 given: given, defaults: defaults)
     self.rule = weightOption ? SecondOrderMultistep(weight: GradientOptions.resolve(given, over: defaults).weight ?? .paper) : rule
+    parameterization = given.parameterization ?? .noise
+    if parameterization == .data && settings.sampler.isSDE {
+      throw InvalidInput("parameterization", "\(name)'s data-prediction form is written for the probability-flow ODE; the SDE adjoint has the eps form only")
+    }
   }
 
   public func sweep<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, forward: ForwardPass, grids: SweepGrids,
                                                        aX0: [Double]) throws -> SweepResult {
-    let adjoint = AdjointDEIS(rule: rule, dynamics: dynamics, wantParameters: settings.wantParameters)
-    let solution = try adjoint.solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z,  // invariant: the shared forward sets states
+    let solution = parameterization == .data
+      ? try AdjointDEISData(rule: rule, wantParameters: settings.wantParameters)
+        .solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z, samplingGrid: grids.schedule, aX0: aX0)  // invariant: as below
+      : try AdjointDEIS(rule: rule, dynamics: dynamics, wantParameters: settings.wantParameters).solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z,  // invariant: the shared forward sets states
                                      samplingGrid: grids.schedule, aX0: aX0)
     return SweepResult(solution: solution, storedStates: forward.states!.sweepStates(order: rule.order))  // invariant: as above
   }

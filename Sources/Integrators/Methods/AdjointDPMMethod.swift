@@ -43,6 +43,10 @@ public struct AdjointDPMMethod: SweepBackMethod {
     }
   }
 
+  public func validateMethod<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    try PureNoise.refuse(p, method: name, because: PureNoise.adjointDPM)
+  }
+
   /// The authors' configuration samples with its own Runge-Kutta steps (no DTO through them here); the others
   /// sample with DDIM.
   public var discreteReference: (any GradientMethod)? { states == .recorded ? nil : settings.dtoThroughSampler }

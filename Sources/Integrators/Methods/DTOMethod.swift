@@ -48,7 +48,7 @@ public struct DTOMethod: GradientMethod {
 
   public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
     try Budget.checkPathMemory(steps: checkpoint.keptStates(steps: samplerSteps), dimension: p.model.dataDimension)
-    _ = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
+    try Sampler.checkPureNoise(try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid), sampler)
     try p.z.validate(dimension: p.model.conditionDimension, steps: samplerSteps)
   }
 

@@ -63,6 +63,7 @@ public struct GaussianLinearAdjointMethod: SweepBackMethod {
   }
 
   public func validateMethod<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    try GaussianLinearDTOMethod.refusePureNoise(p, method: name)
     _ = try Self.linearPart(linearPart, model: p.model, z: p.z, given: statistics)
   }
 
@@ -95,7 +96,11 @@ public struct GaussianLinearAdjointMethod: SweepBackMethod {
   public func sweep<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, forward: ForwardPass, grids: SweepGrids,
                                                        aX0: [Double]) throws -> SweepResult {
     let part = try Self.linearPart(linearPart, model: p.model, z: p.z, given: statistics)
-    let adjoint = try GaussianLinearAdjoint(order: order, linearPart: part, dynamics: dynamics, wantParameters: settings.wantParameters)
+    var adjoint = try GaussianLinearAdjoint(order: order, linearPart: part, dynamics: dynamics, wantParameters: settings.wantParameters)
+    if !p.schedule.isVariancePreserving {  // sigma(lambda) = sigma(t(lambda)) (docs/math.md#beyond-vp)
+      let schedule = p.schedule
+      adjoint.sigmaOfLambda = { schedule.sigma(schedule.t(lambda: $0)) }
+    }
     let solution = try adjoint.solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z,  // invariant: the forward pass sets states
                                      samplingGrid: grids.schedule, aX0: aX0)
     try Check.finite(solution.ax, "dL/dx_T")

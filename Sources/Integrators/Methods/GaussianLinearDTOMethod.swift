@@ -51,7 +51,14 @@ public struct GaussianLinearDTOMethod: GradientMethod {
     }
   }
 
+  /// The Gaussian-linear weights are quadratures over the step's lambda interval, infinite at pure noise
+  /// (docs/math.md#noise-end).
+  static func refusePureNoise<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, method: String) throws {
+    try PureNoise.refuse(p, method: method, because: PureNoise.gaussianLinear)
+  }
+
   public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    try Self.refusePureNoise(p, method: name)
     _ = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
     try p.z.validate(dimension: p.model.conditionDimension, steps: samplerSteps)
     _ = try GaussianLinearAdjointMethod.linearPart(linearPart, model: p.model, z: p.z, given: statistics)

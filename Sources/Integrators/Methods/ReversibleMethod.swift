@@ -80,6 +80,10 @@ public struct ReversibleMethod: SweepBackMethod {
     }
   }
 
+  public func validateMethod<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    try PureNoise.refuse(p, method: name, because: PureNoise.reversible)
+  }
+
   var reversibleGradient: ReversibleGradient {
     get throws { try ReversibleGradient(sampler: reversible, storage: storage, wantParameters: settings.wantParameters) }
   }

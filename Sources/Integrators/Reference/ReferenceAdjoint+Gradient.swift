@@ -46,6 +46,10 @@ extension ReferenceAdjoint {
           try dense.evaluate(t, into: &xt)
         }
         let a = Array(u[ox..<oz])
+        if schedule.alpha(t) == 0 {  // flow matching at t = 1 (docs/math.md#noise-end)
+          return try ProbabilityFlow.noiseEndAdjoint(model: model, schedule: schedule, t: t, x: backsolve ? xt : nil, a: a, z: zRow,
+                                                     wantParameters: wantTheta, layout: (ox, oz, ot, u.count))
+        }
         let vjp = try model.vjp(xt, z: zRow, t: t, batch: 1, cotangent: a, wantParameters: wantTheta)
         let pf = ProbabilityFlow(schedule: schedule, t: t, in: interval)
         var du = [Double](repeating: 0, count: u.count)

@@ -17,6 +17,7 @@ extension ReferenceAdjoint {
     for interval in intervals {
       let zRow = z.z(step: interval.row)
       let rhs: DormandPrince45.RHS = { t, x in
+        if schedule.alpha(t) == 0 { return try ProbabilityFlow.noiseEndVelocity(model: model, schedule: schedule, t: t, x: x, z: zRow) }
         var e = try model.eps(x, z: zRow, t: t, batch: 1)
         let p = ProbabilityFlow(schedule: schedule, t: t, in: interval)
         for j in 0..<d { e[j] = p.f * x[j] + p.c * e[j] }  // docs/math.md#pf-ode

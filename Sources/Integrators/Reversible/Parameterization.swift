@@ -25,9 +25,14 @@ public enum Parameterization: String, CaseIterable, Sendable {
   }
 
   /// The node at gamma between two grid times: t = t(lambda) with lambda = +-log gamma; for a variance-preserving
-  /// schedule alpha^2 + sigma^2 = 1, so the weight is 1 / sqrt(1 + gamma^2) in both parameterizations.
+  /// schedule alpha^2 + sigma^2 = 1, so the weight is 1 / sqrt(1 + gamma^2) in both parameterizations; other
+  /// schedules take alpha and sigma at t.
   func node(gamma g: Double, schedule: NoiseSchedule) -> Node {
     let lambda = self == .data ? Foundation.log(g) : -Foundation.log(g)
+    if !schedule.isVariancePreserving {  // flow matching, EDM: alpha and sigma from t(lambda) (docs/math.md#beyond-vp)
+      let t = schedule.t(lambda: lambda)
+      return Node(t: t, alpha: schedule.alpha(t), sigma: schedule.sigma(t), gamma: g, parameterization: self)
+    }
     let unit = 1 / (1 + g * g).squareRoot()
     let (alpha, sigma) = self == .data ? (g * unit, unit) : (unit, g * unit)
     return Node(t: schedule.t(lambda: lambda), alpha: alpha, sigma: sigma, gamma: g, parameterization: self)

@@ -75,6 +75,7 @@ public struct Sampler: Sendable {
     try Check.count(xT, d, "x_T")
     try Check.finite(xT, "x_T")
     try z.validate(dimension: model.conditionDimension, steps: n)
+    try Self.checkPureNoise(grid, kind)
     if kind.isSDE {
       guard noise.count == n else { throw InvalidInput("noise", "the SDE sampler needs \(n) noise draws (one per step), got \(noise.count)") }
       for (i, xi) in noise.enumerated() { try Check.count(xi, d, "noise[\(i)]"); try Check.finite(xi, "noise[\(i)]") }
@@ -86,6 +87,12 @@ public struct Sampler: Sendable {
     var history = History(depth: rule.order)
     for step in 0..<n {
       let s = n - step, t = s - 1
+      if grid.alphas[s] == 0 {  // flow matching from T = 1: the data-prediction step (docs/math.md#noise-end)
+        let e = try Self.noiseEndStep(&x, from: s, to: t, grid: grid, model: model, z: z.z(step: step))
+        if record { (states[s], eps[s]) = (xT, e) }  // s = n: alpha = 0 only at T
+        history.push(e)
+        continue
+      }
       let e = try model.eps(x, z: z.z(step: step), t: grid.times[s], batch: 1)
       if record { (states[s], eps[s]) = (x, e) }
       history.push(e)

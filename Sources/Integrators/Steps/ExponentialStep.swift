@@ -28,7 +28,8 @@ public struct ExponentialStep: Sendable {
     expm1h = Foundation.expm1(h)
     var previous: [Double] = []
     var i = a
-    while previous.count < history - 1, (0...grid.steps).contains(i - dir) {
+    // A step to or from lambda = -inf (alpha = 0, docs/math.md#noise-end) is no history: its h is infinite.
+    while previous.count < history - 1, (0...grid.steps).contains(i - dir), grid.lambdas[i - dir].isFinite {
       previous.append(grid.lambdas[i] - grid.lambdas[i - dir])
       i -= dir
     }

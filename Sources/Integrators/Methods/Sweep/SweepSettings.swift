@@ -62,7 +62,7 @@ public struct SweepSettings: Sendable {
   /// The checks that need the problem: the grid, the z schedule against N, and the memory of a recorded path.
   public func validate<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
     if recordsPath { try Budget.checkPathMemory(steps: samplerSteps, dimension: p.model.dataDimension) }
-    _ = try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid)
+    try Sampler.checkPureNoise(try TimeGrid(schedule: p.schedule, tEps: p.tEps, T: p.T, steps: samplerSteps, spacing: grid), sampler)
     try p.z.validate(dimension: p.model.conditionDimension, steps: samplerSteps)
   }
 
