@@ -27,21 +27,23 @@ extension Conv2D {
     let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount)
     defer { scratch.deallocate() }
     let u = scratch, v = u + uCount, m = v + vCount
-    wg.transformWeights(p + weight.offset, u)
+    KernelProfile.time(.winogradWeights) { wg.transformWeights(p + weight.offset, u) }
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
         var b0 = 0
         while b0 < batch {
           let n = min(nb, batch - b0), tiles = n * wg.tilesPerImage
           let vs = WinogradF2x3.xiStride(inChannels * tiles), ms = WinogradF2x3.xiStride(outChannels * tiles)
-          wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v)
-          for xi in 0..<16 {
-            S.gemm(
-              transA: false, transB: false, m: outChannels, n: tiles, k: inChannels, alpha: 1,
-              u + xi * uStride, lda: inChannels, v + xi * vs, ldb: tiles,
-              beta: 0, m + xi * ms, ldc: tiles)
+          KernelProfile.time(.winogradTransforms) { wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v) }
+          KernelProfile.time(.convForward) {
+            for xi in 0..<16 {
+              S.gemm(
+                transA: false, transB: false, m: outChannels, n: tiles, k: inChannels, alpha: 1,
+                u + xi * uStride, lda: inChannels, v + xi * vs, ldb: tiles,
+                beta: 0, m + xi * ms, ldc: tiles)
+            }
           }
-          wg.transformOutput(m, bias: p + bias.offset, batch: batch, b0, n, yp.baseAddress!)
+          KernelProfile.time(.winogradTransforms) { wg.transformOutput(m, bias: p + bias.offset, batch: batch, b0, n, yp.baseAddress!) }
           b0 += n
         }
       }
@@ -63,11 +65,13 @@ extension Conv2D {
     let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount + duCount)
     defer { scratch.deallocate() }
     let u = scratch, v = u + uCount, dm = v + vCount, du = dm + mCount
-    wg.transformWeights(p + weight.offset, u)
+    KernelProfile.time(.winogradWeights) { wg.transformWeights(p + weight.offset, u) }
     dy.data.withUnsafeBufferPointer { dyp in
       let dyb = dyp.baseAddress!
       if let g {
-        for o in 0..<outChannels { g[bias.offset + o] += GroupNorm.sum(dyb + o * ld, ld) }
+        KernelProfile.time(.convWeightGradient) {
+          for o in 0..<outChannels { g[bias.offset + o] += GroupNorm.sum(dyb + o * ld, ld) }
+        }
       }
       x.data.withUnsafeBufferPointer { xp in
         dx.withUnsafeMutableBufferPointer { dxp in
@@ -75,31 +79,35 @@ extension Conv2D {
           while b0 < batch {
             let n = min(nb, batch - b0), tiles = n * wg.tilesPerImage
             let vs = WinogradF2x3.xiStride(inChannels * tiles), ms = WinogradF2x3.xiStride(outChannels * tiles)
-            wg.transformOutputGradient(dyb, batch: batch, b0, n, dm)
+            KernelProfile.time(.winogradTransforms) { wg.transformOutputGradient(dyb, batch: batch, b0, n, dm) }
             if g != nil {
               // dU_xi (+)= dM_xi V_xi^T, the first chunk initialising the sum
-              wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v)
-              for xi in 0..<16 {
-                S.gemm(
-                  transA: false, transB: true, m: outChannels, n: inChannels, k: tiles, alpha: 1,
-                  dm + xi * ms, lda: tiles, v + xi * vs, ldb: tiles,
-                  beta: b0 == 0 ? 0 : 1, du + xi * uStride, ldc: inChannels)
+              KernelProfile.time(.winogradTransforms) { wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v) }
+              KernelProfile.time(.convWeightGradient) {
+                for xi in 0..<16 {
+                  S.gemm(
+                    transA: false, transB: true, m: outChannels, n: inChannels, k: tiles, alpha: 1,
+                    dm + xi * ms, lda: tiles, v + xi * vs, ldb: tiles,
+                    beta: b0 == 0 ? 0 : 1, du + xi * uStride, ldc: inChannels)
+                }
               }
             }
             // dV_xi = U_xi^T dM_xi, overwriting V
-            for xi in 0..<16 {
-              S.gemm(
-                transA: true, transB: false, m: inChannels, n: tiles, k: outChannels, alpha: 1,
-                u + xi * uStride, lda: inChannels, dm + xi * ms, ldb: tiles,
-                beta: 0, v + xi * vs, ldc: tiles)
+            KernelProfile.time(.convDataGradient) {
+              for xi in 0..<16 {
+                S.gemm(
+                  transA: true, transB: false, m: inChannels, n: tiles, k: outChannels, alpha: 1,
+                  u + xi * uStride, lda: inChannels, dm + xi * ms, ldb: tiles,
+                  beta: 0, v + xi * vs, ldc: tiles)
+              }
             }
-            wg.transformInputGradient(v, batch: batch, b0, n, dxp.baseAddress!)
+            KernelProfile.time(.winogradTransforms) { wg.transformInputGradient(v, batch: batch, b0, n, dxp.baseAddress!) }
             b0 += n
           }
         }
       }
     }
-    if let g { wg.accumulateWeightGradient(du, g + weight.offset) }
+    if let g { KernelProfile.time(.winogradWeights) { wg.accumulateWeightGradient(du, g + weight.offset) } }
     return Activation(channels: inChannels, batch: batch, height: x.height, width: x.width, data: dx)
   }
 }

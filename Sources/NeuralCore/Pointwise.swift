@@ -1,6 +1,10 @@
 /// SiLU `y = x sigmoid(x)`; its derivative `sigmoid(x) (1 + x (1 - sigmoid(x)))`.
 enum SiLU {
   static func forward<S: BLASScalar>(_ x: [S]) -> [S] {
+    KernelProfile.time(.siluForward) { forwardPass(x) }
+  }
+
+  private static func forwardPass<S: BLASScalar>(_ x: [S]) -> [S] {
     [S](unsafeUninitializedCapacity: x.count) { y, n in
       x.withUnsafeBufferPointer { xp in
         ParallelRanges.forEach(xp.count, costPerItem: 8) { range in
@@ -17,6 +21,10 @@ enum SiLU {
 
   /// `dx = dy silu'(x)`, given the forward input x.
   static func backward<S: BLASScalar>(_ dy: [S], input x: [S]) -> [S] {
+    KernelProfile.time(.siluBackward) { backwardPass(dy, input: x) }
+  }
+
+  private static func backwardPass<S: BLASScalar>(_ dy: [S], input x: [S]) -> [S] {
     [S](unsafeUninitializedCapacity: x.count) { dx, n in
       x.withUnsafeBufferPointer { xp in
         dy.withUnsafeBufferPointer { g in
