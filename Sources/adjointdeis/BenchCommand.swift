@@ -7,7 +7,7 @@ import NeuralCore
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Timings of the library's hot paths.",
-    subcommands: [BenchUNetCommand.self, BenchUNetMemoryCommand.self])
+    subcommands: [BenchUNetCommand.self, BenchUNetMemoryCommand.self, BenchABCommand.self])
 }
 
 /// The precisions `bench unet` measures.
