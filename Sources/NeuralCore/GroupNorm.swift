@@ -24,7 +24,8 @@ struct GroupNorm: Sendable {
     KernelProfile.time(.groupNormForward) { forwardPass(x, p) }
   }
 
-  private func forwardPass<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> (Activation<S>, Statistics) {
+  /// The forward pass; with `silu`, silu(y) is written instead of y (`forwardSiLU`).
+  func forwardPass<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>, silu: Bool = false) -> (Activation<S>, Statistics) {
     precondition(x.channels == channels, "group norm channels")  // invariant
     let cpg = channels / groups, hw = x.pixels, batch = x.batch
     var stats = [Double](repeating: 0, count: 2 * batch * groups)
@@ -32,7 +33,9 @@ struct GroupNorm: Sendable {
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
         stats.withUnsafeMutableBufferPointer { stats in
-          ParallelRanges.forEach(batch * groups, costPerItem: 3 * cpg * hw) { range in
+          ParallelRanges.forEach(batch * groups, costPerItem: (silu ? 8 : 3) * cpg * hw) { range in
+            let scratch = silu ? UnsafeMutablePointer<S>.allocate(capacity: hw) : nil
+            defer { scratch?.deallocate() }
             for k in range {
               let b = k / groups, g = k % groups
               // two passes: the mean, then the centred second moment
@@ -53,6 +56,7 @@ struct GroupNorm: Sendable {
                 let a = rstd * p[weight.offset + c], shift = p[bias.offset + c] - mean * a
                 let base = (c * batch + b) * hw
                 for i in base..<base + hw { yp[i] = xp[i] * a + shift }
+                if let scratch { SiLU.applyInPlace(yp.baseAddress! + base, hw, scratch) }
               }
             }
           }

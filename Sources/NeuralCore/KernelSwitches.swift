@@ -9,4 +9,6 @@ public enum KernelSwitches {
   nonisolated(unsafe) public static var winogradF4x3Float32 = true
   /// The same in Float64 (off: Float64 keeps F(2x2, 3x3), whose values the diffusers agreement tests pin).
   nonisolated(unsafe) public static var winogradF4x3Float64 = false
+  /// GroupNorm + SiLU as one pass each way (`GroupNorm.forwardSiLU`, `backwardSiLU`) instead of separate layers.
+  nonisolated(unsafe) public static var fuseGroupNormSiLU = true
 }

@@ -43,6 +43,27 @@ enum SiLU {
     }
   }
 
+  /// `y[i] <- silu(y[i])` for n numbers, with `scratch` (n numbers) for the exponentials: the same operations as
+  /// `forward`, so bitwise its values.
+  @inline(__always) static func applyInPlace<S: BLASScalar>(_ y: UnsafeMutablePointer<S>, _ n: Int, _ scratch: UnsafeMutablePointer<S>) {
+    for i in 0..<n { scratch[i] = -y[i] }
+    S.exponentials(scratch, count: n)
+    for i in 0..<n { y[i] = y[i] / (1 + scratch[i]) }
+  }
+
+  /// `dy[i] <- dy[i] silu'(v[i])` for n numbers given the SiLU inputs v, with `scratch` (n numbers) for the
+  /// exponentials: the same operations as `backward`, so bitwise its values.
+  @inline(__always) static func backwardInPlace<S: BLASScalar>(
+    _ dy: UnsafeMutablePointer<S>, input v: UnsafeMutablePointer<S>, _ n: Int, _ scratch: UnsafeMutablePointer<S>
+  ) {
+    for i in 0..<n { scratch[i] = -v[i] }
+    S.exponentials(scratch, count: n)
+    for i in 0..<n {
+      let s = 1 / (1 + scratch[i])
+      dy[i] = dy[i] * s * (1 + v[i] * (1 - s))
+    }
+  }
+
   static func forward<S: BLASScalar>(_ x: Activation<S>) -> Activation<S> {
     var y = x
     y.data = forward(x.data)

@@ -12,10 +12,11 @@ struct BenchABCommand: ParsableCommand {
     discussion: """
       Variants: weight-cache (Winograd weight transforms cached between calls, against transforming per call);
       f4x3 (Winograd F(4x4, 3x3) where it applies, against F(2x2, 3x3) everywhere; both precisions);
+      fuse-norm-silu (GroupNorm + SiLU in one pass each way, against separate passes);
       openblas:OLD:NEW (OpenBLAS kernel sets by name, e.g. openblas:Haswell:Cooperlake).
       """)
 
-  @Option(help: "weight-cache | f4x3 | openblas:OLD:NEW") var variant: String
+  @Option(help: "weight-cache | f4x3 | fuse-norm-silu | openblas:OLD:NEW") var variant: String
   @Option(help: "Model directory, or cifar10 | small | tiny (random weights).") var model: String = "cifar10"
   @Option(help: "Images per batch (repeat the option for several).") var batch: [Int] = [8, 1]
   @Option(help: "float32 | float64") var dtype: BenchPrecision = .float32
@@ -40,6 +41,12 @@ struct BenchABCommand: ParsableCommand {
         return new ? "cached weight transforms" : "weight transforms per call"
       }
     }
+    if variant == "fuse-norm-silu" {
+      return { new in
+        KernelSwitches.fuseGroupNormSiLU = new
+        return new ? "GroupNorm + SiLU fused" : "GroupNorm, SiLU as separate passes"
+      }
+    }
     if variant == "f4x3" {
       return { new in
         KernelSwitches.winogradF4x3Float32 = new
@@ -51,7 +58,7 @@ struct BenchABCommand: ParsableCommand {
     if parts.count == 3, parts[0] == "openblas" {
       return { new in OpenBLASKernels.use(new ? parts[2] : parts[1]) }
     }
-    throw InvalidInput("variant", "expected weight-cache, f4x3 or openblas:OLD:NEW, got '\(variant)'")
+    throw InvalidInput("variant", "expected weight-cache, f4x3, fuse-norm-silu or openblas:OLD:NEW, got '\(variant)'")
   }
 
   func run() throws {
@@ -80,6 +87,7 @@ struct BenchABCommand: ParsableCommand {
       let v = (0..<b * c.outChannels * size * size).map { _ in S(rng.normal()) }
       let t = [Double](repeating: 500, count: b)
       var forwardRatios: [Double] = [], fullRatios: [Double] = [], cpuRatios: [Double] = [], forwardCPURatios: [Double] = [], lines: [String] = []
+      var fastestNew = (Double.infinity, Double.infinity), fastestOld = (Double.infinity, Double.infinity)
       var results: [Bool: UNetVJP<S>] = [:]
       for k in 0..<rounds {
         let loadBefore = MachineInfo.loadAverages()?[0] ?? .nan
@@ -89,6 +97,7 @@ struct BenchABCommand: ParsableCommand {
           let f = try timer.medians { _ = try unet.forward(x, batch: b, height: size, width: size, timesteps: t, z: z) }
           let g = try timer.medians { results[new] = try unet.vjp(x, batch: b, height: size, width: size, timesteps: t, z: z, cotangent: v) }
           times[new] = (f.wall, g.wall, g.cpu, f.cpu)
+          if new { fastestNew = (min(fastestNew.0, f.fastest), min(fastestNew.1, g.fastest)) } else { fastestOld = (min(fastestOld.0, f.fastest), min(fastestOld.1, g.fastest)) }
         }
         let (o, n) = (times[false]!, times[true]!)
         forwardRatios.append(n.0 / o.0)
@@ -102,8 +111,12 @@ struct BenchABCommand: ParsableCommand {
             n.3 / o.3, n.2, o.2, n.2 / o.2))
       }
       let diff = Self.largestDifference(results[false]!, results[true]!)
+      let fastest = String(
+        format: "  fastest run over all rounds: forward %.3f / %.3f s = %.3f, forward + VJP %.3f / %.3f s = %.3f",
+        fastestNew.0, fastestOld.0, fastestNew.0 / fastestOld.0, fastestNew.1, fastestOld.1, fastestNew.1 / fastestOld.1)
       print("batch \(b):")
       lines.forEach { print($0) }
+      print(fastest)
       print(
         String(
           format: "  median ratio forward %.3f (%.3f-%.3f), forward + VJP %.3f (%.3f-%.3f), CPU time forward %.3f (%.3f-%.3f), forward + VJP %.3f (%.3f-%.3f); largest |new - old| / max |old|: %.2e",

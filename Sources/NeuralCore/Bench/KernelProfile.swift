@@ -8,7 +8,7 @@ import Synchronization
 public enum KernelProfile {
   public enum Kind: Int, CaseIterable, Sendable {
     case convForward, convDataGradient, convWeightGradient, winogradWeights, winogradTransforms, im2col
-    case groupNormForward, groupNormBackward, siluForward, siluBackward
+    case groupNormForward, groupNormBackward, siluForward, siluBackward, groupNormSiLUForward, groupNormSiLUBackward
     case attentionForward, attentionBackward, linear
 
     public var label: String {
@@ -23,6 +23,8 @@ public enum KernelProfile {
       case .groupNormBackward: "GroupNorm backward"
       case .siluForward: "SiLU forward"
       case .siluBackward: "SiLU backward"
+      case .groupNormSiLUForward: "GroupNorm + SiLU fused forward"
+      case .groupNormSiLUBackward: "GroupNorm + SiLU fused backward (recompute, SiLU and GroupNorm adjoints)"
       case .attentionForward: "attention core forward (scores, softmax, P v)"
       case .attentionBackward: "attention core backward"
       case .linear: "linear layers (time embedding)"
