@@ -5,12 +5,15 @@
 # (e.g. --runs 1 --settle 0 for a quick run; --dtype float32 for one table; BENCH_OUT=path to write elsewhere).
 # Needs torch + diffusers for the PyTorch column. Every round waits up to --settle seconds (240 here) for the 1-minute
 # load to fall to 0.3; rounds that start above it are marked contended and left out of the headline, and the table
-# says CONTENDED when no round was quiet. Run it with nothing else on the machine, OPENBLAS_CORETYPE unset (the
-# header records the OpenBLAS environment and kernels, and PyTorch's CPU capability).
+# says CONTENDED when no round was quiet. Run it with nothing else on the machine (the header records the OpenBLAS
+# environment and kernels, and PyTorch's CPU capability).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# the table is about the best kernels for this CPU: a forced kernel set (this sandbox sets OPENBLAS_CORETYPE=Haswell
+# on an AVX-512 CPU; Cooperlake's kernels measured 0.77x its CPU time, results/bench/ab-2026-12-02.md) would hide them
+unset OPENBLAS_CORETYPE
 
 swift build -c release --product adjointdeis
 bin="$(swift build -c release --show-bin-path)/adjointdeis"
