@@ -12,11 +12,12 @@ struct BenchABCommand: ParsableCommand {
     discussion: """
       Variants: weight-cache (Winograd weight transforms cached between calls, against transforming per call);
       f4x3 (Winograd F(4x4, 3x3) where it applies, against F(2x2, 3x3) everywhere; both precisions);
-      fuse-norm-silu (GroupNorm + SiLU in one pass each way, against separate passes);
+      fuse-norm-silu (GroupNorm + SiLU in one pass each way, against separate passes); all (the three together
+      against none of them);
       openblas:OLD:NEW (OpenBLAS kernel sets by name, e.g. openblas:Haswell:Cooperlake).
       """)
 
-  @Option(help: "weight-cache | f4x3 | fuse-norm-silu | openblas:OLD:NEW") var variant: String
+  @Option(help: "weight-cache | f4x3 | fuse-norm-silu | all | openblas:OLD:NEW") var variant: String
   @Option(help: "Model directory, or cifar10 | small | tiny (random weights).") var model: String = "cifar10"
   @Option(help: "Images per batch (repeat the option for several).") var batch: [Int] = [8, 1]
   @Option(help: "float32 | float64") var dtype: BenchPrecision = .float32
@@ -41,6 +42,14 @@ struct BenchABCommand: ParsableCommand {
         return new ? "cached weight transforms" : "weight transforms per call"
       }
     }
+    if variant == "all" {
+      return { new in
+        KernelSwitches.cacheWinogradWeights = new
+        KernelSwitches.winogradF4x3Float32 = new
+        KernelSwitches.fuseGroupNormSiLU = new
+        return new ? "issue 20's kernels (F(4x4) in Float32, cached weight transforms, fused GroupNorm + SiLU)" : "the kernels before issue 20"
+      }
+    }
     if variant == "fuse-norm-silu" {
       return { new in
         KernelSwitches.fuseGroupNormSiLU = new
@@ -58,7 +67,7 @@ struct BenchABCommand: ParsableCommand {
     if parts.count == 3, parts[0] == "openblas" {
       return { new in OpenBLASKernels.use(new ? parts[2] : parts[1]) }
     }
-    throw InvalidInput("variant", "expected weight-cache, f4x3, fuse-norm-silu or openblas:OLD:NEW, got '\(variant)'")
+    throw InvalidInput("variant", "expected weight-cache, f4x3, fuse-norm-silu, all or openblas:OLD:NEW, got '\(variant)'")
   }
 
   func run() throws {
