@@ -6,10 +6,13 @@
 --config is a config.json or a model folder holding one; the weights are random (only the cost is measured).
 Prints one JSON object; times are medians in milliseconds over --runs runs after --warmup runs.
 With --memory it runs one forward + VJP only and prints the resident memory before it and the process's peak (MB).
+With --profile it runs --runs forward + VJP passes under torch.profiler and prints self CPU time per pass by operator
+and by kernel category (the counterpart of `adjointdeis bench unet --profile`).
 """
 import argparse
 import json
 import os
+import re
 import statistics
 import time
 
@@ -29,6 +32,60 @@ def timed(fn, warmup, runs):
     return samples
 
 
+# operator-name fragments -> the categories of `bench unet --profile` (first match wins)
+CATEGORIES = [
+    ("convolution_backward", "convolution data + weight gradient"),
+    ("convolution", "convolution forward"),
+    ("group_norm_backward", "GroupNorm backward"),
+    ("group_norm", "GroupNorm forward"),
+    ("silu_backward", "SiLU backward"),
+    ("silu", "SiLU forward"),
+    ("attention", "attention core"),
+    ("softmax", "attention core"),
+    ("bmm", "attention core"),
+    ("addmm", "linear (time embedding, attention projections)"),
+    ("aten::mm", "linear (time embedding, attention projections)"),
+]
+
+
+def category(name):
+    for fragment, label in CATEGORIES:
+        if fragment in name:
+            return label
+    return "other (elementwise, copies, reshapes)"
+
+
+def profile(fn, warmup, runs):
+    for _ in range(warmup):
+        fn()
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities) as prof:
+        start = time.perf_counter()
+        for _ in range(runs):
+            fn()
+        wall = (time.perf_counter() - start) * 1000.0 / runs
+    ops = {}
+    for e in prof.key_averages():
+        ops[e.key] = ops.get(e.key, 0.0) + e.self_cpu_time_total / 1000.0 / runs
+    cats = {}
+    for name, ms in ops.items():
+        cats[category(name)] = cats.get(category(name), 0.0) + ms
+    top = sorted(ops.items(), key=lambda kv: -kv[1])[:20]
+    return {
+        "wall_ms_per_pass": round(wall, 2),
+        "categories_ms_per_pass": {k: round(v, 2) for k, v in sorted(cats.items(), key=lambda kv: -kv[1])},
+        "top_operators_ms_per_pass": {k: round(v, 2) for k, v in top},
+    }
+
+
+def machine():
+    """The ISA PyTorch dispatches its own kernels for, and what it is built with."""
+    info = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "mkldnn": torch.backends.mkldnn.is_available()}
+    found = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    info["blas"] = found.group(1) if found else "?"
+    return info
+
+
 def status_mb(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -46,6 +103,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--memory", action="store_true", help="peak resident memory of one forward + VJP")
+    parser.add_argument("--profile", action="store_true", help="per-operator self CPU time of forward + VJP")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -79,6 +137,14 @@ def main():
         print(json.dumps({"rss_before_mb": round(before, 1), "peak_rss_mb": round(status_mb("VmHWM:"), 1)}))
         return
 
+    if args.profile:
+        result = {"batch": args.batch, "dtype": args.dtype, "threads": torch.get_num_threads(), "runs": args.runs}
+        result.update(machine())
+        result.update(profile(forward_vjp, args.warmup, args.runs))
+        result.update({"torch": torch.__version__, "diffusers": diffusers.__version__})
+        print(json.dumps(result, indent=2))
+        return
+
     fwd = timed(forward, args.warmup, args.runs)
     vjp = timed(forward_vjp, args.warmup, args.runs)
     print(json.dumps({
@@ -97,6 +163,7 @@ def main():
         "forward_vjp_ms_all": [round(v, 1) for v in vjp],
         "torch": torch.__version__,
         "diffusers": diffusers.__version__,
+        **machine(),
     }, indent=2))
 
 

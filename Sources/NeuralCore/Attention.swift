@@ -45,24 +45,26 @@ struct SpatialAttention: Sendable {
     let scale = 1 / S(Double(d).squareRoot())
     var probabilities = [S](repeating: 0, count: batch * heads * t * t)
     var attended = Activation<S>(zeros: heads * d, batch: batch, height: x.height, width: x.width)
-    q.data.withUnsafeBufferPointer { qp in
-      k.data.withUnsafeBufferPointer { kp in
-        v.data.withUnsafeBufferPointer { vp in
-          probabilities.withUnsafeMutableBufferPointer { pp in
-            attended.data.withUnsafeMutableBufferPointer { op in
-              for b in 0..<batch {
-                for head in 0..<heads {
-                  let offset = head * d * ld + b * t
-                  let probs = pp.baseAddress! + (b * heads + head) * t * t
-                  // scores = scale q^T k  (T x T), one row per query
-                  S.gemm(
-                    transA: true, transB: false, m: t, n: t, k: d, alpha: scale,
-                    qp.baseAddress! + offset, lda: ld, kp.baseAddress! + offset, ldb: ld, beta: 0, probs, ldc: t)
-                  Self.softmaxRows(probs, t)
-                  // O = v P^T  (d x T)
-                  S.gemm(
-                    transA: false, transB: true, m: d, n: t, k: t, alpha: 1,
-                    vp.baseAddress! + offset, lda: ld, probs, ldb: t, beta: 0, op.baseAddress! + offset, ldc: ld)
+    KernelProfile.time(.attentionForward) {
+      q.data.withUnsafeBufferPointer { qp in
+        k.data.withUnsafeBufferPointer { kp in
+          v.data.withUnsafeBufferPointer { vp in
+            probabilities.withUnsafeMutableBufferPointer { pp in
+              attended.data.withUnsafeMutableBufferPointer { op in
+                for b in 0..<batch {
+                  for head in 0..<heads {
+                    let offset = head * d * ld + b * t
+                    let probs = pp.baseAddress! + (b * heads + head) * t * t
+                    // scores = scale q^T k  (T x T), one row per query
+                    S.gemm(
+                      transA: true, transB: false, m: t, n: t, k: d, alpha: scale,
+                      qp.baseAddress! + offset, lda: ld, kp.baseAddress! + offset, ldb: ld, beta: 0, probs, ldc: t)
+                    Self.softmaxRows(probs, t)
+                    // O = v P^T  (d x T)
+                    S.gemm(
+                      transA: false, transB: true, m: d, n: t, k: t, alpha: 1,
+                      vp.baseAddress! + offset, lda: ld, probs, ldb: t, beta: 0, op.baseAddress! + offset, ldc: ld)
+                  }
                 }
               }
             }
@@ -85,41 +87,43 @@ struct SpatialAttention: Sendable {
     var dq = Activation<S>(zeros: heads * d, batch: batch, height: tape.x.height, width: tape.x.width)
     var dk = dq, dv = dq
     var dP = [S](repeating: 0, count: t * t)
-    tape.q.data.withUnsafeBufferPointer { qp in
-      tape.k.data.withUnsafeBufferPointer { kp in
-        tape.v.data.withUnsafeBufferPointer { vp in
-          tape.probabilities.withUnsafeBufferPointer { pp in
-            dAttended.data.withUnsafeBufferPointer { dop in
-              dq.data.withUnsafeMutableBufferPointer { dqp in
-                dk.data.withUnsafeMutableBufferPointer { dkp in
-                  dv.data.withUnsafeMutableBufferPointer { dvp in
-                    dP.withUnsafeMutableBufferPointer { dpp in
-                      for b in 0..<batch {
-                        for head in 0..<heads {
-                          let offset = head * d * ld + b * t
-                          let probs = pp.baseAddress! + (b * heads + head) * t * t
-                          // dv = dO P  (d x T)
-                          S.gemm(
-                            transA: false, transB: false, m: d, n: t, k: t, alpha: 1,
-                            dop.baseAddress! + offset, lda: ld, probs, ldb: t, beta: 0, dvp.baseAddress! + offset, ldc: ld)
-                          // dP = dO^T v  (T x T)
-                          S.gemm(
-                            transA: true, transB: false, m: t, n: t, k: d, alpha: 1,
-                            dop.baseAddress! + offset, lda: ld, vp.baseAddress! + offset, ldb: ld, beta: 0, dpp.baseAddress!, ldc: t)
-                          // dS = P (dP - rowsum(dP P)), the softmax adjoint, in place
-                          for i in 0..<t {
-                            let pr = probs + i * t, dr = dpp.baseAddress! + i * t
-                            var dot: S = 0
-                            for j in 0..<t { dot += pr[j] * dr[j] }
-                            for j in 0..<t { dr[j] = pr[j] * (dr[j] - dot) }
+    KernelProfile.time(.attentionBackward) {
+      tape.q.data.withUnsafeBufferPointer { qp in
+        tape.k.data.withUnsafeBufferPointer { kp in
+          tape.v.data.withUnsafeBufferPointer { vp in
+            tape.probabilities.withUnsafeBufferPointer { pp in
+              dAttended.data.withUnsafeBufferPointer { dop in
+                dq.data.withUnsafeMutableBufferPointer { dqp in
+                  dk.data.withUnsafeMutableBufferPointer { dkp in
+                    dv.data.withUnsafeMutableBufferPointer { dvp in
+                      dP.withUnsafeMutableBufferPointer { dpp in
+                        for b in 0..<batch {
+                          for head in 0..<heads {
+                            let offset = head * d * ld + b * t
+                            let probs = pp.baseAddress! + (b * heads + head) * t * t
+                            // dv = dO P  (d x T)
+                            S.gemm(
+                              transA: false, transB: false, m: d, n: t, k: t, alpha: 1,
+                              dop.baseAddress! + offset, lda: ld, probs, ldb: t, beta: 0, dvp.baseAddress! + offset, ldc: ld)
+                            // dP = dO^T v  (T x T)
+                            S.gemm(
+                              transA: true, transB: false, m: t, n: t, k: d, alpha: 1,
+                              dop.baseAddress! + offset, lda: ld, vp.baseAddress! + offset, ldb: ld, beta: 0, dpp.baseAddress!, ldc: t)
+                            // dS = P (dP - rowsum(dP P)), the softmax adjoint, in place
+                            for i in 0..<t {
+                              let pr = probs + i * t, dr = dpp.baseAddress! + i * t
+                              var dot: S = 0
+                              for j in 0..<t { dot += pr[j] * dr[j] }
+                              for j in 0..<t { dr[j] = pr[j] * (dr[j] - dot) }
+                            }
+                            // dq = scale k dS^T, dk = scale q dS  (d x T)
+                            S.gemm(
+                              transA: false, transB: true, m: d, n: t, k: t, alpha: scale,
+                              kp.baseAddress! + offset, lda: ld, dpp.baseAddress!, ldb: t, beta: 0, dqp.baseAddress! + offset, ldc: ld)
+                            S.gemm(
+                              transA: false, transB: false, m: d, n: t, k: t, alpha: scale,
+                              qp.baseAddress! + offset, lda: ld, dpp.baseAddress!, ldb: t, beta: 0, dkp.baseAddress! + offset, ldc: ld)
                           }
-                          // dq = scale k dS^T, dk = scale q dS  (d x T)
-                          S.gemm(
-                            transA: false, transB: true, m: d, n: t, k: t, alpha: scale,
-                            kp.baseAddress! + offset, lda: ld, dpp.baseAddress!, ldb: t, beta: 0, dqp.baseAddress! + offset, ldc: ld)
-                          S.gemm(
-                            transA: false, transB: false, m: d, n: t, k: t, alpha: scale,
-                            qp.baseAddress! + offset, lda: ld, dpp.baseAddress!, ldb: t, beta: 0, dkp.baseAddress! + offset, ldc: ld)
                         }
                       }
                     }

@@ -1,5 +1,6 @@
-/// The 3x3, stride-1, padding-1 convolutions through Winograd F(2x2, 3x3) (see `WinogradF2x3`): forward and both
-/// adjoints as 16 matrix products each instead of one product 2.25x larger, and no im2col copies.
+/// The 3x3, stride-1, padding-1 convolutions through Winograd: F(4x4, 3x3) (`WinogradF4x3`, 36 products 4x
+/// smaller than the direct one) where `usesF4x3` allows, else F(2x2, 3x3) (`WinogradF2x3`, 16 products 2.25x
+/// smaller); forward and both adjoints, and no im2col copies.
 extension Conv2D {
   /// Whether the Winograd path applies to this layer: 3x3, stride 1, padding 1 on every side, and channel counts
   /// wide enough for the 16 products to beat one im2col product (conv_in/conv_out on 1-3 channels do not).
@@ -16,32 +17,68 @@ extension Conv2D {
 
   static var winogradMinimumChannels: Int { 8 }
   static var winogradMinimumTiles: Int { 16 }
+  /// F(4x4, 3x3) needs this many 4x4 tiles: it reads 4x the weights per product where F(2x2, 3x3) reads 16/9x, so
+  /// on few tiles the products are bound by the weights and the smaller tiles win.
+  static var f4x3MinimumTiles: Int { 32 }
+
+  /// Whether this input takes F(4x4, 3x3): switched on for its precision (`KernelSwitches`), whole 4x4 tiles,
+  /// and enough of them.
+  func usesF4x3<S: BLASScalar>(_ x: Activation<S>) -> Bool {
+    let on = S.self == Float.self ? KernelSwitches.winogradF4x3Float32 : KernelSwitches.winogradF4x3Float64
+    return on && WinogradF4x3.applies(height: x.height, width: x.width) && x.batch * (x.height / 4) * (x.width / 4) >= Self.f4x3MinimumTiles
+  }
 
   func winogradForward<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> Activation<S> {
-    let wg = WinogradF2x3(inChannels: inChannels, outChannels: outChannels, height: x.height, width: x.width)
+    usesF4x3(x) ? winogradForward(x, p, WinogradF4x3.self) : winogradForward(x, p, WinogradF2x3.self)
+  }
+
+  func winogradBackward<S: BLASScalar>(
+    _ dy: Activation<S>, input x: Activation<S>, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
+  ) -> Activation<S> {
+    usesF4x3(x) ? winogradBackward(dy, input: x, p, g, WinogradF4x3.self) : winogradBackward(dy, input: x, p, g, WinogradF2x3.self)
+  }
+
+  /// U for this layer's weights: from the model's cache when a pass bound one, else transformed into `scratch`.
+  private func transformedWeights<S: BLASScalar, W: WinogradTiling>(
+    _ wg: W, _ p: UnsafePointer<S>, _ cache: WinogradWeightCache?, into scratch: UnsafeMutablePointer<S>
+  ) -> UnsafePointer<S> {
+    let fill = { (u: UnsafeMutablePointer<S>) in KernelProfile.time(.winogradWeights) { wg.transformWeights(p + weight.offset, u) } }
+    guard let cache else {
+      fill(scratch)
+      return UnsafePointer(scratch)
+    }
+    return cache.transformed(key: 2 * weight.offset + W.cacheTag, count: W.points * wg.weightStride, fill)
+  }
+
+  func winogradForward<S: BLASScalar, W: WinogradTiling>(_ x: Activation<S>, _ p: UnsafePointer<S>, _: W.Type) -> Activation<S> {
+    let wg = W(inChannels: inChannels, outChannels: outChannels, height: x.height, width: x.width)
+    let points = W.points
     let batch = x.batch, nb = wg.chunk(batch: batch), tmax = nb * wg.tilesPerImage
-    let uStride = wg.weightStride, uCount = 16 * uStride
-    let vCount = 16 * WinogradF2x3.xiStride(inChannels * tmax), mCount = 16 * WinogradF2x3.xiStride(outChannels * tmax)
+    let uStride = wg.weightStride, uCount = points * uStride
+    let vCount = points * W.xiStride(inChannels * tmax), mCount = points * W.xiStride(outChannels * tmax)
     // every output entry is written by the output transform
     var y = [S](unsafeUninitializedCapacity: outChannels * x.columns) { _, n in n = outChannels * x.columns }
-    let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount)
+    let cache = KernelSwitches.cacheWinogradWeights ? WinogradWeightCache.current : nil
+    let ownU = cache == nil ? uCount : 0
+    let scratch = UnsafeMutablePointer<S>.allocate(capacity: ownU + vCount + mCount)
     defer { scratch.deallocate() }
-    let u = scratch, v = u + uCount, m = v + vCount
-    wg.transformWeights(p + weight.offset, u)
+    let u = transformedWeights(wg, p, cache, into: scratch), v = scratch + ownU, m = v + vCount
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
         var b0 = 0
         while b0 < batch {
           let n = min(nb, batch - b0), tiles = n * wg.tilesPerImage
-          let vs = WinogradF2x3.xiStride(inChannels * tiles), ms = WinogradF2x3.xiStride(outChannels * tiles)
-          wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v)
-          for xi in 0..<16 {
-            S.gemm(
-              transA: false, transB: false, m: outChannels, n: tiles, k: inChannels, alpha: 1,
-              u + xi * uStride, lda: inChannels, v + xi * vs, ldb: tiles,
-              beta: 0, m + xi * ms, ldc: tiles)
+          let vs = W.xiStride(inChannels * tiles), ms = W.xiStride(outChannels * tiles)
+          KernelProfile.time(.winogradTransforms) { wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v) }
+          KernelProfile.time(.convForward) {
+            for xi in 0..<points {
+              S.gemm(
+                transA: false, transB: false, m: outChannels, n: tiles, k: inChannels, alpha: 1,
+                u + xi * uStride, lda: inChannels, v + xi * vs, ldb: tiles,
+                beta: 0, m + xi * ms, ldc: tiles)
+            }
           }
-          wg.transformOutput(m, bias: p + bias.offset, batch: batch, b0, n, yp.baseAddress!)
+          KernelProfile.time(.winogradTransforms) { wg.transformOutput(m, bias: p + bias.offset, batch: batch, b0, n, yp.baseAddress!) }
           b0 += n
         }
       }
@@ -50,56 +87,64 @@ extension Conv2D {
   }
 
   /// `dX` through the transposed Winograd maps; with g, `dW += G^T (sum_t dM V^T) G` and `db += sum dY`.
-  func winogradBackward<S: BLASScalar>(
-    _ dy: Activation<S>, input x: Activation<S>, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
+  func winogradBackward<S: BLASScalar, W: WinogradTiling>(
+    _ dy: Activation<S>, input x: Activation<S>, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?, _: W.Type
   ) -> Activation<S> {
-    let wg = WinogradF2x3(inChannels: inChannels, outChannels: outChannels, height: x.height, width: x.width)
+    let wg = W(inChannels: inChannels, outChannels: outChannels, height: x.height, width: x.width)
+    let points = W.points
     let batch = x.batch, nb = wg.chunk(batch: batch), tmax = nb * wg.tilesPerImage, ld = dy.columns
-    let uStride = wg.weightStride, uCount = 16 * uStride
-    let vCount = 16 * WinogradF2x3.xiStride(inChannels * tmax), mCount = 16 * WinogradF2x3.xiStride(outChannels * tmax)
+    let uStride = wg.weightStride, uCount = points * uStride
+    let vCount = points * W.xiStride(inChannels * tmax), mCount = points * W.xiStride(outChannels * tmax)
     let duCount = g == nil ? 0 : uCount
     // every dx entry is written by the input-gradient transform
     var dx = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }
-    let scratch = UnsafeMutablePointer<S>.allocate(capacity: uCount + vCount + mCount + duCount)
+    let cache = KernelSwitches.cacheWinogradWeights ? WinogradWeightCache.current : nil
+    let ownU = cache == nil ? uCount : 0
+    let scratch = UnsafeMutablePointer<S>.allocate(capacity: ownU + vCount + mCount + duCount)
     defer { scratch.deallocate() }
-    let u = scratch, v = u + uCount, dm = v + vCount, du = dm + mCount
-    wg.transformWeights(p + weight.offset, u)
+    let u = transformedWeights(wg, p, cache, into: scratch), v = scratch + ownU, dm = v + vCount, du = dm + mCount
     dy.data.withUnsafeBufferPointer { dyp in
       let dyb = dyp.baseAddress!
       if let g {
-        for o in 0..<outChannels { g[bias.offset + o] += GroupNorm.sum(dyb + o * ld, ld) }
+        KernelProfile.time(.convWeightGradient) {
+          for o in 0..<outChannels { g[bias.offset + o] += GroupNorm.sum(dyb + o * ld, ld) }
+        }
       }
       x.data.withUnsafeBufferPointer { xp in
         dx.withUnsafeMutableBufferPointer { dxp in
           var b0 = 0
           while b0 < batch {
             let n = min(nb, batch - b0), tiles = n * wg.tilesPerImage
-            let vs = WinogradF2x3.xiStride(inChannels * tiles), ms = WinogradF2x3.xiStride(outChannels * tiles)
-            wg.transformOutputGradient(dyb, batch: batch, b0, n, dm)
+            let vs = W.xiStride(inChannels * tiles), ms = W.xiStride(outChannels * tiles)
+            KernelProfile.time(.winogradTransforms) { wg.transformOutputGradient(dyb, batch: batch, b0, n, dm) }
             if g != nil {
               // dU_xi (+)= dM_xi V_xi^T, the first chunk initialising the sum
-              wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v)
-              for xi in 0..<16 {
-                S.gemm(
-                  transA: false, transB: true, m: outChannels, n: inChannels, k: tiles, alpha: 1,
-                  dm + xi * ms, lda: tiles, v + xi * vs, ldb: tiles,
-                  beta: b0 == 0 ? 0 : 1, du + xi * uStride, ldc: inChannels)
+              KernelProfile.time(.winogradTransforms) { wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v) }
+              KernelProfile.time(.convWeightGradient) {
+                for xi in 0..<points {
+                  S.gemm(
+                    transA: false, transB: true, m: outChannels, n: inChannels, k: tiles, alpha: 1,
+                    dm + xi * ms, lda: tiles, v + xi * vs, ldb: tiles,
+                    beta: b0 == 0 ? 0 : 1, du + xi * uStride, ldc: inChannels)
+                }
               }
             }
             // dV_xi = U_xi^T dM_xi, overwriting V
-            for xi in 0..<16 {
-              S.gemm(
-                transA: true, transB: false, m: inChannels, n: tiles, k: outChannels, alpha: 1,
-                u + xi * uStride, lda: inChannels, dm + xi * ms, ldb: tiles,
-                beta: 0, v + xi * vs, ldc: tiles)
+            KernelProfile.time(.convDataGradient) {
+              for xi in 0..<points {
+                S.gemm(
+                  transA: true, transB: false, m: inChannels, n: tiles, k: outChannels, alpha: 1,
+                  u + xi * uStride, lda: inChannels, dm + xi * ms, ldb: tiles,
+                  beta: 0, v + xi * vs, ldc: tiles)
+              }
             }
-            wg.transformInputGradient(v, batch: batch, b0, n, dxp.baseAddress!)
+            KernelProfile.time(.winogradTransforms) { wg.transformInputGradient(v, batch: batch, b0, n, dxp.baseAddress!) }
             b0 += n
           }
         }
       }
     }
-    if let g { wg.accumulateWeightGradient(du, g + weight.offset) }
+    if let g { KernelProfile.time(.winogradWeights) { wg.accumulateWeightGradient(du, g + weight.offset) } }
     return Activation(channels: inChannels, batch: batch, height: x.height, width: x.width, data: dx)
   }
 }

@@ -69,9 +69,11 @@ struct Conv2D: Sendable {
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
         if isPointwise {
-          S.gemm(
-            transA: false, transB: false, m: outChannels, n: ldc, k: inChannels, alpha: 1,
-            p + weight.offset, lda: inChannels, xp.baseAddress!, ldb: ldc, beta: 1, yp.baseAddress!, ldc: ldc)
+          KernelProfile.time(.convForward) {
+            S.gemm(
+              transA: false, transB: false, m: outChannels, n: ldc, k: inChannels, alpha: 1,
+              p + weight.offset, lda: inChannels, xp.baseAddress!, ldb: ldc, beta: 1, yp.baseAddress!, ldc: ldc)
+          }
           return
         }
         let nb = chunk(batch: x.batch, outPixels: hw)
@@ -81,10 +83,12 @@ struct Conv2D: Sendable {
           var b0 = 0
           while b0 < x.batch {
             let n = min(nb, x.batch - b0)
-            im2col(xp.baseAddress!, x, b0, n, ho, wo, cp.baseAddress!)
-            S.gemm(
-              transA: false, transB: false, m: outChannels, n: n * hw, k: patchSize, alpha: 1,
-              p + weight.offset, lda: patchSize, cp.baseAddress!, ldb: n * hw, beta: 1, yp.baseAddress! + b0 * hw, ldc: ldc)
+            KernelProfile.time(.im2col) { im2col(xp.baseAddress!, x, b0, n, ho, wo, cp.baseAddress!) }
+            KernelProfile.time(.convForward) {
+              S.gemm(
+                transA: false, transB: false, m: outChannels, n: n * hw, k: patchSize, alpha: 1,
+                p + weight.offset, lda: patchSize, cp.baseAddress!, ldb: n * hw, beta: 1, yp.baseAddress! + b0 * hw, ldc: ldc)
+            }
             b0 += n
           }
         }
@@ -109,20 +113,26 @@ struct Conv2D: Sendable {
     dy.data.withUnsafeBufferPointer { dyp in
       let dyb = dyp.baseAddress!
       if let g {
-        for o in 0..<outChannels {
-          g[bias.offset + o] += GroupNorm.sum(dyb + o * ld, ld)
+        KernelProfile.time(.convWeightGradient) {
+          for o in 0..<outChannels {
+            g[bias.offset + o] += GroupNorm.sum(dyb + o * ld, ld)
+          }
         }
       }
       x.data.withUnsafeBufferPointer { xp in
         dx.withUnsafeMutableBufferPointer { dxp in
           if isPointwise {
-            S.gemm(
-              transA: true, transB: false, m: inChannels, n: ld, k: outChannels, alpha: 1,
-              p + weight.offset, lda: inChannels, dyb, ldb: ld, beta: 0, dxp.baseAddress!, ldc: ld)
-            if let g {
+            KernelProfile.time(.convDataGradient) {
               S.gemm(
-                transA: false, transB: true, m: outChannels, n: inChannels, k: ld, alpha: 1,
-                dyb, lda: ld, xp.baseAddress!, ldb: ld, beta: 1, g + weight.offset, ldc: inChannels)
+                transA: true, transB: false, m: inChannels, n: ld, k: outChannels, alpha: 1,
+                p + weight.offset, lda: inChannels, dyb, ldb: ld, beta: 0, dxp.baseAddress!, ldc: ld)
+            }
+            if let g {
+              KernelProfile.time(.convWeightGradient) {
+                S.gemm(
+                  transA: false, transB: true, m: outChannels, n: inChannels, k: ld, alpha: 1,
+                  dyb, lda: ld, xp.baseAddress!, ldb: ld, beta: 1, g + weight.offset, ldc: inChannels)
+              }
             }
             return
           }
@@ -134,15 +144,19 @@ struct Conv2D: Sendable {
             while b0 < x.batch {
               let n = min(nb, x.batch - b0)
               if let g {
-                im2col(xp.baseAddress!, x, b0, n, ho, wo, cp.baseAddress!)
-                S.gemm(
-                  transA: false, transB: true, m: outChannels, n: patchSize, k: n * hw, alpha: 1,
-                  dyb + b0 * hw, lda: ld, cp.baseAddress!, ldb: n * hw, beta: 1, g + weight.offset, ldc: patchSize)
+                KernelProfile.time(.im2col) { im2col(xp.baseAddress!, x, b0, n, ho, wo, cp.baseAddress!) }
+                KernelProfile.time(.convWeightGradient) {
+                  S.gemm(
+                    transA: false, transB: true, m: outChannels, n: patchSize, k: n * hw, alpha: 1,
+                    dyb + b0 * hw, lda: ld, cp.baseAddress!, ldb: n * hw, beta: 1, g + weight.offset, ldc: patchSize)
+                }
               }
-              S.gemm(
-                transA: true, transB: false, m: patchSize, n: n * hw, k: outChannels, alpha: 1,
-                p + weight.offset, lda: patchSize, dyb + b0 * hw, ldb: ld, beta: 0, cp.baseAddress!, ldc: n * hw)
-              col2im(cp.baseAddress!, x, b0, n, ho, wo, dxp.baseAddress!)
+              KernelProfile.time(.convDataGradient) {
+                S.gemm(
+                  transA: true, transB: false, m: patchSize, n: n * hw, k: outChannels, alpha: 1,
+                  p + weight.offset, lda: patchSize, dyb + b0 * hw, ldb: ld, beta: 0, cp.baseAddress!, ldc: n * hw)
+              }
+              KernelProfile.time(.im2col) { col2im(cp.baseAddress!, x, b0, n, ho, wo, dxp.baseAddress!) }
               b0 += n
             }
           }

@@ -21,6 +21,11 @@ struct GroupNorm: Sendable {
   }
 
   func forward<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>) -> (Activation<S>, Statistics) {
+    KernelProfile.time(.groupNormForward) { forwardPass(x, p) }
+  }
+
+  /// The forward pass; with `silu`, silu(y) is written instead of y (`forwardSiLU`).
+  func forwardPass<S: BLASScalar>(_ x: Activation<S>, _ p: UnsafePointer<S>, silu: Bool = false) -> (Activation<S>, Statistics) {
     precondition(x.channels == channels, "group norm channels")  // invariant
     let cpg = channels / groups, hw = x.pixels, batch = x.batch
     var stats = [Double](repeating: 0, count: 2 * batch * groups)
@@ -28,7 +33,9 @@ struct GroupNorm: Sendable {
     x.data.withUnsafeBufferPointer { xp in
       y.withUnsafeMutableBufferPointer { yp in
         stats.withUnsafeMutableBufferPointer { stats in
-          ParallelRanges.forEach(batch * groups, costPerItem: 3 * cpg * hw) { range in
+          ParallelRanges.forEach(batch * groups, costPerItem: (silu ? 8 : 3) * cpg * hw) { range in
+            let scratch = silu ? UnsafeMutablePointer<S>.allocate(capacity: hw) : nil
+            defer { scratch?.deallocate() }
             for k in range {
               let b = k / groups, g = k % groups
               // two passes: the mean, then the centred second moment
@@ -49,6 +56,7 @@ struct GroupNorm: Sendable {
                 let a = rstd * p[weight.offset + c], shift = p[bias.offset + c] - mean * a
                 let base = (c * batch + b) * hw
                 for i in base..<base + hw { yp[i] = xp[i] * a + shift }
+                if let scratch { SiLU.applyInPlace(yp.baseAddress! + base, hw, scratch) }
               }
             }
           }
@@ -61,6 +69,10 @@ struct GroupNorm: Sendable {
   /// The forward output again from its input and saved statistics (bitwise the same numbers: the same scale and
   /// shift per channel), so that a tape can keep x instead of both x and y.
   func recompute<S: BLASScalar>(_ x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>) -> Activation<S> {
+    KernelProfile.time(.groupNormForward) { recomputePass(x, stats, p) }
+  }
+
+  private func recomputePass<S: BLASScalar>(_ x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>) -> Activation<S> {
     let cpg = channels / groups, hw = x.pixels, batch = x.batch
     var y = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }  // every entry written below
     x.data.withUnsafeBufferPointer { xp in
@@ -84,6 +96,12 @@ struct GroupNorm: Sendable {
   /// `dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat))` with `dxhat = dy gamma`;
   /// when g is given, `dgamma_c += sum dy xhat`, `dbeta_c += sum dy`.
   func backward<S: BLASScalar>(
+    _ dy: Activation<S>, input x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
+  ) -> Activation<S> {
+    KernelProfile.time(.groupNormBackward) { backwardPass(dy, input: x, stats, p, g) }
+  }
+
+  private func backwardPass<S: BLASScalar>(
     _ dy: Activation<S>, input x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
   ) -> Activation<S> {
     let cpg = channels / groups, hw = x.pixels, batch = x.batch

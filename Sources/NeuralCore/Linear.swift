@@ -13,6 +13,10 @@ struct Linear: Sendable {
   }
 
   func forward<S: BLASScalar>(_ x: [S], rows: Int, _ p: UnsafePointer<S>) -> [S] {
+    KernelProfile.time(.linear) { forwardPass(x, rows: rows, p) }
+  }
+
+  private func forwardPass<S: BLASScalar>(_ x: [S], rows: Int, _ p: UnsafePointer<S>) -> [S] {
     var y = [S](repeating: 0, count: rows * outFeatures)
     for r in 0..<rows { for o in 0..<outFeatures { y[r * outFeatures + o] = p[bias.offset + o] } }
     x.withUnsafeBufferPointer { xp in
@@ -27,6 +31,10 @@ struct Linear: Sendable {
 
   /// `dX = dY W`; when g is given, `dW += dY^T X` and `db += sum_rows dY`.
   func backward<S: BLASScalar>(_ dy: [S], input x: [S], rows: Int, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?) -> [S] {
+    KernelProfile.time(.linear) { backwardPass(dy, input: x, rows: rows, p, g) }
+  }
+
+  private func backwardPass<S: BLASScalar>(_ dy: [S], input x: [S], rows: Int, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?) -> [S] {
     var dx = [S](repeating: 0, count: rows * inFeatures)
     dy.withUnsafeBufferPointer { dyp in
       dx.withUnsafeMutableBufferPointer { dxp in

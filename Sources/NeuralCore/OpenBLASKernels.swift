@@ -12,6 +12,23 @@ public enum OpenBLASKernels {
     return String(cString: name)
   }
 
+  /// OpenBLAS's build configuration (openblas_get_config: version, DYNAMIC_ARCH, threading, max threads).
+  public static var config: String {
+    guard let text = lookup("openblas_get_config", as: (@convention(c) () -> UnsafePointer<CChar>?).self)?() else { return "unknown" }
+    return String(cString: text).trimmingCharacters(in: .whitespaces)
+  }
+
+  /// The vector ISA of the kernel set in use (OpenBLAS's SkylakeX and Cooperlake kernels are AVX-512; Haswell and
+  /// Zen AVX2+FMA; Sandybridge AVX; anything else older).
+  public static var kernelISA: String {
+    switch coreName {
+    case "SkylakeX", "Cooperlake", "SapphireRapids": return "AVX-512"
+    case "Haswell", "Zen": return "AVX2+FMA"
+    case "Sandybridge": return "AVX"
+    default: return "SSE or older"
+    }
+  }
+
   /// Selects the fastest kernels this CPU supports when OpenBLAS fell back to a generic set; returns the core name.
   @discardableResult
   public static func selectForThisCPU() -> String { selection }
@@ -38,6 +55,26 @@ public enum OpenBLASKernels {
     initialize()
     return coreName
   }()
+
+  /// Switches OpenBLAS to the named kernel set (OPENBLAS_CORETYPE, then its dynamic re-initialisation), for A/B
+  /// measurements in one process; returns the kernel set in use afterwards. Not while a product runs.
+  @discardableResult
+  public static func use(_ core: String) -> String {
+    typealias Hook = @convention(c) () -> Void
+    guard let quit = lookup("gotoblas_dynamic_quit", as: Hook.self), let initialize = lookup("gotoblas_dynamic_init", as: Hook.self) else {
+      return coreName
+    }
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    quit()
+    initialize()
+    return coreName
+  }
+
+  /// OPENBLAS_* environment variables that steer the kernels (OPENBLAS_CORETYPE overrides the detection).
+  public static var environment: String {
+    let env = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") && !$0.key.hasPrefix("OPENBLAS_NUM") }
+    return env.isEmpty ? "none" : env.keys.sorted().map { "\($0)=\(env[$0]!)" }.joined(separator: " ")
+  }
 
   private static func cpuFlags() -> Set<String>? {
     guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),

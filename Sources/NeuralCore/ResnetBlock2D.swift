@@ -47,8 +47,7 @@ struct ResnetBlock2D: Sendable {
 
   /// `siluEmb` is silu(emb), B x timeChannels, row-major.
   func forward<S: BLASScalar>(_ x: Activation<S>, siluEmb: [S], _ p: UnsafePointer<S>) -> (Activation<S>, Tape<S>) {
-    let (n1, stats1) = norm1.forward(x, p)
-    let a1 = SiLU.forward(n1)
+    let (a1, stats1) = norm1.forwardSiLU(x, p)
     var h1 = conv1.forward(a1, p)
     let temb = timeProjection.forward(siluEmb, rows: x.batch, p)
     let hw = h1.pixels, batch = x.batch
@@ -60,8 +59,7 @@ struct ResnetBlock2D: Sendable {
         }
       }
     }
-    let (n2, stats2) = norm2.forward(h1, p)
-    let a2 = SiLU.forward(n2)
+    let (a2, stats2) = norm2.forwardSiLU(h1, p)
     var y = conv2.forward(a2, p)
     y.add(shortcut?.forward(x, p) ?? x)
     y.scale(by: 1 / S(outputScale))
@@ -75,8 +73,7 @@ struct ResnetBlock2D: Sendable {
     var dOut = dy
     dOut.scale(by: 1 / S(outputScale))
     let da2 = conv2.backward(dOut, input: tape.a2, p, g)
-    let dn2 = SiLU.backward(da2, input: norm2.recompute(tape.h1, tape.stats2, p))
-    let dh1 = norm2.backward(dn2, input: tape.h1, tape.stats2, p, g)
+    let dh1 = norm2.backwardSiLU(da2, input: tape.h1, tape.stats2, p, g)
     // the time projection's adjoint: dh1 summed over pixels, per (image, channel)
     let batch = tape.x.batch, hw = dh1.pixels
     var dTemb = [S](repeating: 0, count: batch * outChannels)
@@ -90,8 +87,7 @@ struct ResnetBlock2D: Sendable {
     let dEmb = timeProjection.backward(dTemb, input: siluEmb, rows: batch, p, g)
     for i in 0..<dEmb.count { dSiluEmb[i] += dEmb[i] }
     let da1 = conv1.backward(dh1, input: tape.a1, p, g)
-    let dn1 = SiLU.backward(da1, input: norm1.recompute(tape.x, tape.stats1, p))
-    var dx = norm1.backward(dn1, input: tape.x, tape.stats1, p, g)
+    var dx = norm1.backwardSiLU(da1, input: tape.x, tape.stats1, p, g)
     if let shortcut {
       dx.add(shortcut.backward(dOut, input: tape.x, p, g))
     } else {

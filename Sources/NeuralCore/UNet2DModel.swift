@@ -36,8 +36,12 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
   /// Names, shapes and offsets of the parameter tensors in `parameters`.
   public let layout: ParameterLayout
   /// theta, in the order of `parameterBlocks`.
-  public var parameters: [Scalar]
+  public var parameters: [Scalar] {
+    didSet { winogradCache = WinogradWeightCache() }  // transforms of the old weights must not be reused
+  }
   let net: UNetArchitecture
+  /// The Winograd weight transforms of `parameters`, shared by the passes and slices that use them.
+  private(set) var winogradCache = WinogradWeightCache()
 
   /// Named parameter shapes in state_dict order.
   public var parameterBlocks: [ParameterBlock] { layout.blocks }
@@ -180,8 +184,10 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
   public func forward(_ x: [Scalar], batch: Int, height: Int, width: Int, timesteps: [Double], z: [Scalar] = []) throws -> [Scalar] {
     try validate(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, cotangent: nil)
     let whole = { (x: [Scalar], batch: Int, timesteps: [Double], z: [Scalar]) in
-      parameters.withUnsafeBufferPointer { p in
-        run(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, p.baseAddress!).output.toNCHW()
+      WinogradWeightCache.$current.withValue(winogradCache) {
+        parameters.withUnsafeBufferPointer { p in
+          run(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, p.baseAddress!).output.toNCHW()
+        }
       }
     }
     guard let slices = BatchParallel.slices(batch: batch) else { return whole(x, batch, timesteps, z) }
@@ -223,6 +229,12 @@ public struct UNet2DModel<Scalar: BLASScalar>: Sendable {
 
   /// The VJP of a validated batch in one piece.
   func vjpWhole(
+    _ x: [Scalar], batch: Int, height: Int, width: Int, timesteps: [Double], z: [Scalar], cotangent v: [Scalar], wantParameters: Bool
+  ) -> UNetVJP<Scalar> {
+    WinogradWeightCache.$current.withValue(winogradCache) { vjpPass(x, batch: batch, height: height, width: width, timesteps: timesteps, z: z, cotangent: v, wantParameters: wantParameters) }
+  }
+
+  private func vjpPass(
     _ x: [Scalar], batch: Int, height: Int, width: Int, timesteps: [Double], z: [Scalar], cotangent v: [Scalar], wantParameters: Bool
   ) -> UNetVJP<Scalar> {
     parameters.withUnsafeBufferPointer { pb in

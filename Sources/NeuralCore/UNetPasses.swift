@@ -12,7 +12,6 @@ struct UNetTape<S: BLASScalar> {
   let ups: [UpBlock.Tape<S>]
   let normOutInput: Activation<S>
   let normOutStats: GroupNorm.Statistics
-  let normOutOutput: Activation<S>
   let convOutInput: Activation<S>
   let output: Activation<S>
 }
@@ -58,12 +57,11 @@ extension UNet2DModel {
       h = y
     }
     // 6. conv_norm_out, silu, conv_out
-    let (normed, stats) = net.normOut.forward(h, p)
-    let activated = SiLU.forward(normed)
+    let (activated, stats) = net.normOut.forwardSiLU(h, p)
     let out = net.convOut.forward(activated, p)
     return UNetTape(
       batch: batch, sinusoid: sinusoid, hidden1: hidden1, activated1: activated1, emb: emb, siluEmb: siluEmb, input: input,
-      downs: downs, mid: mid, ups: ups, normOutInput: h, normOutStats: stats, normOutOutput: normed, convOutInput: activated,
+      downs: downs, mid: mid, ups: ups, normOutInput: h, normOutStats: stats, convOutInput: activated,
       output: out)
   }
 
@@ -76,8 +74,7 @@ extension UNet2DModel {
     var dSiluEmb = [Scalar](repeating: 0, count: tape.siluEmb.count)
     // 6.
     var d = net.convOut.backward(dOut, input: tape.convOutInput, p, g)
-    d = SiLU.backward(d, input: tape.normOutOutput)
-    d = net.normOut.backward(d, input: tape.normOutInput, tape.normOutStats, p, g)
+    d = net.normOut.backwardSiLU(d, input: tape.normOutInput, tape.normOutStats, p, g)
     // 5. the up path fills the skips' adjoints
     let skipCount = 1 + net.downBlocks.reduce(0) { $0 + $1.resnets.count + ($1.downsampler == nil ? 0 : 1) }
     var dSkips = [Activation<Scalar>?](repeating: nil, count: skipCount)

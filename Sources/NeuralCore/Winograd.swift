@@ -15,11 +15,14 @@
 ///
 /// Buffers are laid out (xi, channel, tile) so that each `M_xi`, `U_xi`, `V_xi` is a row-major matrix; a tile index
 /// runs over (image, tile row, tile column) of the images of one chunk.
-struct WinogradF2x3 {
+struct WinogradF2x3: WinogradTiling {
   let inChannels: Int
   let outChannels: Int
   let height: Int
   let width: Int
+
+  static var points: Int { 16 }
+  static var cacheTag: Int { 0 }
 
   /// Tiles per image row and column (an odd size gets a partial last tile).
   var tileRows: Int { (height + 1) / 2 }
@@ -28,17 +31,6 @@ struct WinogradF2x3 {
   /// The zero-padded plane the 4x4 patches are read from: one zero row/column before, enough after.
   var paddedWidth: Int { 2 * tileColumns + 2 }
   var paddedHeight: Int { 2 * tileRows + 2 }
-
-  /// The distance between consecutive xi matrices of `count` numbers: padded by two cache lines so that the 16
-  /// streams a transform reads or writes do not fall into the same cache sets (a power-of-two distance
-  /// would make them collide and thrash).
-  static func xiStride(_ count: Int) -> Int { count + 32 }
-  var weightStride: Int { Self.xiStride(outChannels * inChannels) }
-
-  /// Images per chunk so that the transformed input and output stay near 8M numbers together.
-  func chunk(batch: Int) -> Int {
-    max(1, min(batch, (8 << 20) / max(1, 16 * (inChannels + outChannels) * tilesPerImage)))
-  }
 
   // MARK: - weights
 

@@ -7,7 +7,7 @@ import NeuralCore
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench", abstract: "Timings of the library's hot paths.",
-    subcommands: [BenchUNetCommand.self, BenchUNetMemoryCommand.self])
+    subcommands: [BenchUNetCommand.self, BenchUNetMemoryCommand.self, BenchABCommand.self])
 }
 
 /// The precisions `bench unet` measures.
@@ -23,12 +23,17 @@ struct BenchUNetCommand: ParsableCommand {
     commandName: "unet",
     abstract: "Time the UNet forward pass and forward + VJP against PyTorch (median of --runs after one warm-up).",
     discussion: """
-      Each round times NeuralCore in this process, then PyTorch (scripts/bench_pytorch.py, random weights of the same
-      layout) in a child process, so that both see the same machine load; the table gives the medians over rounds and
-      the ratio NeuralCore / PyTorch (below 1: NeuralCore faster). Peak resident memory of one forward + VJP at the
-      largest batch is measured for each in a fresh process. Without an importable torch + diffusers the table has
-      NeuralCore's column only and says so. FLOPs count 2 per multiply-add of the direct convolutions, linear layers
-      and attention products: F for the forward pass, 3F for forward + VJP with parameter gradients.
+      Each round times NeuralCore in this process and PyTorch (scripts/bench_pytorch.py, random weights of the same
+      layout) in a child process, back to back, odd rounds PyTorch first, so that both see the same machine load. The
+      1-minute load average is recorded before and after every round; a round that starts above --contended-load is
+      marked contended and left out of the headline medians (all rounds contended: the table says so). --settle
+      waits up to that many seconds before each round for the load to fall below the threshold (the previous round's
+      own load takes about two minutes to decay). The table gives the medians over rounds, the ratio NeuralCore /
+      PyTorch (below 1: NeuralCore faster) and the spread of the ratios between rounds. Peak resident memory of one
+      forward + VJP at the largest batch is measured for each in a fresh process. Without an importable torch +
+      diffusers the table has NeuralCore's column only and says so. FLOPs count 2 per multiply-add of the direct
+      convolutions, linear layers and attention products: F for the forward pass, 3F for forward + VJP.
+      --profile prints instead the time of forward + VJP by kernel kind, next to PyTorch's profiler by operator.
       """)
 
   @Option(help: "Model directory, or cifar10 | small | tiny (random weights).") var model: String = "cifar10"
@@ -36,16 +41,26 @@ struct BenchUNetCommand: ParsableCommand {
   @Option(help: "float32 | float64 | both") var dtype: BenchPrecision = .float32
   @Option(help: "Threads for OpenBLAS and for PyTorch.") var threads: Int = 2
   @Option(help: "Timed runs per measurement (after one warm-up).") var runs: Int = 5
-  @Option(help: "Rounds alternating NeuralCore and PyTorch.") var rounds: Int = 2
+  @Option(help: "Rounds alternating NeuralCore and PyTorch (at least 3).") var rounds: Int = BenchRounds.minimumRounds
+  @Option(help: "1-minute load average above which a round is contended (not in the headline).")
+  var contendedLoad: Double = BenchRounds.defaultContendedLoad
+  @Option(help: "Seconds to wait at most, before each round, for the load to fall below --contended-load.") var settle: Double = 0
+  @Flag(help: "Per-kernel time of forward + VJP (and PyTorch's per-operator profile) instead of the table.") var profile: Bool = false
   @Flag(help: "Skip the PyTorch column and the memory comparison.") var noPytorch: Bool = false
   @Option(help: "Python interpreter with torch and diffusers.") var python: String = "python3"
   @Option(help: "The PyTorch side.") var pytorchScript: String = "scripts/bench_pytorch.py"
 
-  func run() throws {
+  /// The options' checks, before anything is allocated.
+  func validate() throws {
     for b in batch { try Budget.count(b, "batch", maximum: Budget.Limit.batch) }
     try Budget.count(runs, "runs", maximum: Budget.Limit.runs)
     try Budget.count(rounds, "rounds", maximum: Budget.Limit.runs)
     try Budget.count(threads, "threads", maximum: Budget.Limit.threads)
+    try BenchRounds.validate(rounds: rounds, runs: runs, contendedLoad: contendedLoad, settleSeconds: settle)
+  }
+
+  func run() throws {
+    try validate()
     // sizes and memory are checked before the model or any batch is allocated
     for dtype in dtype.dtypes {
       let c = try UNetConfig.named(model)
@@ -59,14 +74,20 @@ struct BenchUNetCommand: ParsableCommand {
     setBLASThreads(threads)
     let reference = noPytorch ? nil : try pytorchReference()
     let loadBefore = Self.loadAverage()
-    var header = false
-    for dtype in dtype.dtypes {
-      let table = dtype == "float32" ? try bench(Float.self, reference) : try bench(Double.self, reference)
-      if !header {
-        print(table.header)
-        header = true
+    if profile {
+      for dtype in dtype.dtypes {
+        print(dtype == "float32" ? try profileTable(Float.self, reference) : try profileTable(Double.self, reference))
       }
-      print(table.body)
+    } else {
+      var header = false
+      for dtype in dtype.dtypes {
+        let table = dtype == "float32" ? try bench(Float.self, reference) : try bench(Double.self, reference)
+        if !header {
+          print(table.header)
+          header = true
+        }
+        print(table.body)
+      }
     }
     print("load average (1, 5, 15 min) before: \(loadBefore), after: \(Self.loadAverage()) on \(ProcessInfo.processInfo.activeProcessorCount) cores")
   }
@@ -100,10 +121,15 @@ struct BenchUNetCommand: ParsableCommand {
     var body: String
   }
 
-  /// One round's medians in seconds.
-  struct Times {
-    var forward: Double
-    var full: Double
+  /// Waits (at most --settle seconds, polling every 5 s) for the 1-minute load to fall to --contended-load;
+  /// returns the load then.
+  func settledLoad() -> Double {
+    let deadline = Date().addingTimeInterval(settle)
+    while true {
+      let load = MachineInfo.loadAverages()?[0] ?? .infinity
+      if load <= contendedLoad || Date() >= deadline { return load }
+      Thread.sleep(forTimeInterval: min(5, max(0.1, deadline.timeIntervalSinceNow)))
+    }
   }
 
   private func bench<S: BLASScalar>(_: S.Type, _ reference: PyTorchReference?) throws -> Table {
@@ -112,64 +138,84 @@ struct BenchUNetCommand: ParsableCommand {
     guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
     var rows: [String] = []
     var notes: [String] = []
-    var torchVersion = ""
+    var torchVersion = "", torchMachine = ""
     for b in batch {
       var rng = SeededGenerator(seed: 1)
       let x = (0..<b * c.inChannels * size * size).map { _ in S(rng.normal()) }
       let z = (0..<b * c.conditionDimension).map { _ in S(rng.normal()) }
       let v = (0..<b * c.outChannels * size * size).map { _ in S(rng.normal()) }
       let t = [Double](repeating: 500, count: b)
-      var ours: [Times] = [], theirs: [Times] = []
+      var results = BenchRounds(contendedLoad: contendedLoad)
       var inputsOnly: [Double] = []
-      for _ in 0..<rounds {
+      for k in 0..<rounds {
+        let loadBefore = settledLoad()
+        var theirs: (Double, Double)?
+        func runTheirs() throws {
+          guard let config = reference?.config else { return }
+          let json = try runPyTorch(["--config", config, "--batch", "\(b)", "--dtype", S.dtypeName, "--runs", "\(runs)", "--warmup", "1"])
+          guard let f = json["forward_ms_median"] as? Double, let g = json["forward_vjp_ms_median"] as? Double else {
+            throw InvalidInput(pytorchScript, "printed no forward_ms_median / forward_vjp_ms_median")
+          }
+          theirs = (f / 1000, g / 1000)
+          torchVersion = "PyTorch \(json["torch"] ?? "?") + diffusers \(json["diffusers"] ?? "?")"
+          torchMachine = "PyTorch CPU capability \(json["cpu_capability"] ?? "?") (BLAS \(json["blas"] ?? "?"), oneDNN \(json["mkldnn"] as? Bool == true ? "on" : "off"))"
+        }
+        if BenchRounds.pytorchFirst(round: k) { try runTheirs() }
         let forward = try median { _ = try unet.forward(x, batch: b, height: size, width: size, timesteps: t, z: z) }
         let full = try median { _ = try unet.vjp(x, batch: b, height: size, width: size, timesteps: t, z: z, cotangent: v) }
         inputsOnly.append(try median {
           _ = try unet.vjp(x, batch: b, height: size, width: size, timesteps: t, z: z, cotangent: v, wantParameters: false)
         })
-        ours.append(Times(forward: forward, full: full))
-        if let config = reference?.config {
-          let json = try runPyTorch(["--config", config, "--batch", "\(b)", "--dtype", S.dtypeName, "--runs", "\(runs)", "--warmup", "1"])
-          guard let f = json["forward_ms_median"] as? Double, let g = json["forward_vjp_ms_median"] as? Double else {
-            throw InvalidInput(pytorchScript, "printed no forward_ms_median / forward_vjp_ms_median")
-          }
-          theirs.append(Times(forward: f / 1000, full: g / 1000))
-          torchVersion = "PyTorch \(json["torch"] ?? "?") + diffusers \(json["diffusers"] ?? "?")"
-        }
+        if !BenchRounds.pytorchFirst(round: k) { try runTheirs() }
+        results.append(
+          BenchRounds.Round(
+            oursForward: forward, oursFull: full, theirsForward: theirs?.0, theirsFull: theirs?.1,
+            loadBefore: loadBefore, loadAfter: MachineInfo.loadAverages()?[0] ?? .nan))
       }
       let flops = unet.forwardFLOPs(batch: b, height: size, width: size)
-      let nf = middle(ours.map(\.forward)), nv = middle(ours.map(\.full))
-      for (name, n, p) in [
-        ("batch \(b), forward", nf, theirs.isEmpty ? nil : middle(theirs.map(\.forward))),
-        ("batch \(b), forward + VJP (x, z, all parameters)", nv, theirs.isEmpty ? nil : middle(theirs.map(\.full))),
+      let nf = results.median(\.oursForward)!, nv = results.median(\.oursFull)!
+      func spread(_ value: (BenchRounds.Round) -> Double?) -> String {
+        results.spread(value).map { String(format: "%.2f-%.2f", $0.0, $0.1) } ?? "-"
+      }
+      for (name, n, p, ratio) in [
+        ("batch \(b), forward", nf, results.median(\.theirsForward), spread(\.forwardRatio)),
+        ("batch \(b), forward + VJP (x, z, all parameters)", nv, results.median(\.theirsFull), spread(\.fullRatio)),
       ] {
         let torch = p.map { String(format: "%.3f s", $0) } ?? "-"
-        let ratio = p.map { String(format: "%.2f", n / $0) } ?? "-"
-        rows.append("| \(name) | \(torch) | " + String(format: "%.3f s", n) + " | \(ratio) |")
+        let r = p.map { String(format: "%.2f", n / $0) } ?? "-"
+        rows.append("| \(name) | \(torch) | " + String(format: "%.3f s", n) + " | \(r) | \(ratio) |")
       }
       notes.append(
         String(
           format: "batch %d: NeuralCore forward %.1f GFLOP/s, forward + VJP %.1f GFLOP/s (direct-convolution FLOPs); forward + VJP (x, z) without parameters %.3f s",
-          b, flops / nf * 1e-9, 3 * flops / nv * 1e-9, middle(inputsOnly)))
-      if !theirs.isEmpty {
-        let perRound = zip(ours, theirs).map { String(format: "%.2f / %.2f", $0.forward / $1.forward, $0.full / $1.full) }
-        notes.append("batch \(b): same-round ratios (forward / forward + VJP): " + perRound.joined(separator: ", "))
+          b, flops / nf * 1e-9, 3 * flops / nv * 1e-9, BenchRounds.median(inputsOnly)!))
+      let perRound = results.rounds.enumerated().map { k, r in
+        let ratios = r.forwardRatio.map { String(format: "%.2f / %.2f", $0, r.fullRatio!) } ?? String(format: "%.3f s / %.3f s", r.oursForward, r.oursFull)
+        let order = reference?.config == nil ? "" : BenchRounds.pytorchFirst(round: k) ? ", PyTorch first" : ", NeuralCore first"
+        return String(format: "%@ (load %.2f -> %.2f%@%@)", ratios, r.loadBefore, r.loadAfter, order, results.isContended(r) ? ", contended" : "")
       }
+      notes.append("batch \(b): per round (forward / forward + VJP\(reference?.config == nil ? "" : " ratio")): " + perRound.joined(separator: "; "))
+      let quiet = results.rounds.filter { !results.isContended($0) }.count
+      notes.append(
+        results.allContended
+          ? "batch \(b): CONTENDED: no round started with the load at or below \(contendedLoad); the medians use all \(rounds) rounds and are not a quiet-machine result"
+          : "batch \(b): medians over the \(quiet) of \(rounds) rounds that started with the load at or below \(contendedLoad)")
     }
     if let config = reference?.config, let largest = batch.max() {
       notes.append(try memoryLine(S.self, config: config, batch: largest))
     }
     let unavailable = reference == nil ? "PyTorch column skipped (--no-pytorch)" : reference?.unavailable.map { "PyTorch column unavailable: \($0)" }
     let header = """
-      UNet \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels); \(threads) threads; OpenBLAS kernels \(OpenBLASKernels.coreName)
-      median of \(runs) runs after a warm-up, median over \(rounds) rounds alternating NeuralCore and PyTorch\(torchVersion.isEmpty ? "" : " (\(torchVersion), scripts/bench_pytorch.py)")
+      UNet \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels); \(threads) threads
+      CPU \(MachineInfo.cpuModel) (\(MachineInfo.vectorISA)); OpenBLAS kernels \(OpenBLASKernels.coreName) (\(OpenBLASKernels.kernelISA); \(OpenBLASKernels.config); environment: \(OpenBLASKernels.environment))\(torchMachine.isEmpty ? "" : "; " + torchMachine)
+      median of \(runs) runs after a warm-up per round; \(rounds) rounds, odd ones PyTorch first; contended: load above \(contendedLoad) before the round (waited up to \(Int(settle)) s for it)\(torchVersion.isEmpty ? "" : "; \(torchVersion), scripts/bench_pytorch.py")
       """
     let body = """
 
       \(S.dtypeName)
 
-      | | PyTorch | NeuralCore | ratio |
-      |---|---|---|---|
+      | | PyTorch | NeuralCore | ratio | ratio over rounds (min-max) |
+      |---|---|---|---|---|
       \(rows.joined(separator: "\n"))
 
       \((notes + (unavailable.map { [$0] } ?? [])).map { "- " + $0 }.joined(separator: "\n"))
@@ -193,7 +239,7 @@ struct BenchUNetCommand: ParsableCommand {
       b, pPeak, pPeak - pBase, nPeak, nPeak - nBase, nPeak / pPeak, (nPeak - nBase) / max(1, pPeak - pBase))
   }
 
-  private func runPyTorch(_ arguments: [String]) throws -> [String: Any] {
+  func runPyTorch(_ arguments: [String]) throws -> [String: Any] {
     let result = try Self.runProcess(python, [pytorchScript, "--threads", "\(threads)"] + arguments)
     guard result.status == 0, let json = Self.jsonObject(result.output) else {
       throw InvalidInput(pytorchScript, "failed (exit \(result.status)): \(result.output.suffix(400))")
@@ -201,20 +247,32 @@ struct BenchUNetCommand: ParsableCommand {
     return json
   }
 
-  private func median(_ body: () throws -> Void) rethrows -> Double {
-    try body()  // warm-up
-    var walls: [Double] = []
-    for _ in 0..<runs {
-      let start = DispatchTime.now().uptimeNanoseconds
-      try body()
-      walls.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-    }
-    return middle(walls)
-  }
+  func median(_ body: () throws -> Void) rethrows -> Double { try Timer(runs: runs).median(body) }
 
-  private func middle(_ values: [Double]) -> Double {
-    let v = values.sorted()
-    return v.count % 2 == 1 ? v[v.count / 2] : 0.5 * (v[v.count / 2 - 1] + v[v.count / 2])
+  /// The median wall time of `runs` calls after one warm-up call.
+  struct Timer {
+    let runs: Int
+    func median(_ body: () throws -> Void) rethrows -> Double { try medians(body).wall }
+
+    /// Median wall and process CPU seconds (user + system, all threads) per call, and the fastest wall time: on a
+    /// shared machine the CPU time and the fastest run are less affected by waiting for a core than the median.
+    func medians(_ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double, fastest: Double) {
+      try body()  // warm-up
+      var walls: [Double] = [], cpus: [Double] = []
+      for _ in 0..<runs {
+        let cpu0 = Self.cpuSeconds(), start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        walls.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        cpus.append(Self.cpuSeconds() - cpu0)
+      }
+      return (BenchRounds.median(walls)!, BenchRounds.median(cpus)!, walls.min()!)
+    }
+
+    static func cpuSeconds() -> Double {
+      var u = rusage()
+      getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+      return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
+    }
   }
 
   static func loadAverage() -> String {
