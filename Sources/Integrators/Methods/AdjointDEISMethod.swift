@@ -26,7 +26,9 @@ public struct AdjointDEISMethod: SweepBackMethod {
   /// How the adjoint extrapolates its integrand (the `--weight` option sets a 2M rule's weight).
   public var rule: any MultistepRule
   public var settings: SweepSettings
-
+  /// The paper's form, or the angle form for the network's output (docs/math.md#angle-form).
+  public var form: AdjointForm = .standard
+  public var output: NetworkOutput = .epsilon
 
   /// The name with the 2M weight in brackets, the dynamics and the states, e.g. `adjointdeis-2m[phi2]/ode/exact`.
   public var label: String {
@@ -34,7 +36,7 @@ public struct AdjointDEISMethod: SweepBackMethod {
     if let twoM = rule as? SecondOrderMultistep {
       base = "adjointdeis-2m" + (twoM.weight == .phi2 ? "[phi2]" : "")
     }
-    return "\(base)/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)"
+    return "\(base)/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)" + (form == .angle ? "/angle" : "")
   }
 
   /// `odeSampler`: the ODE sampler it pairs with unless the context or the user names one; `weightOption`: whether
@@ -44,14 +46,35 @@ public struct AdjointDEISMethod: SweepBackMethod {
     self.name = name
     try given.rejectLinearPart(method: name)
     let unused: [GradientOption] = [.checkpoint, .rk45States] + (weightOption ? [] : [.weight])
-    settings = try SweepSettings(method: name, rules: SweepRules(odeSampler: odeSampler, unusedOptions: unused), given: given, defaults: defaults)
-    self.rule = weightOption ? SecondOrderMultistep(weight: GradientOptions.resolve(given, over: defaults).weight ?? .paper) : rule
+    settings = try SweepSettings(method: name, rules: SweepRules(odeSampler: odeSampler, unusedOptions: unused, uses: [.adjointForm]),
+                                 given: given, defaults: defaults)
+    let resolved = GradientOptions.resolve(given, over: defaults)
+    self.rule = weightOption ? SecondOrderMultistep(weight: resolved.weight ?? .paper) : rule
+    form = resolved.adjointForm ?? .standard
+    output = resolved.networkOutput ?? .epsilon
+    if form == .angle {
+      // a form the user asked for is checked; a context default (a pipeline's) falls back to the paper's where it has no meaning
+      let asked = given.adjointForm == .angle
+      if settings.sampler.isSDE || self.rule.order > 2 {
+        guard !asked else {
+          throw InvalidInput("adjoint-form", "the angle form is an ODE adjoint of order 1 or 2M; \(name)\(settings.sampler.isSDE ? " with the SDE" : "") has none")
+        }
+        form = .standard
+      }
+    }
   }
 
   public func sweep<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, forward: ForwardPass, grids: SweepGrids,
                                                        aX0: [Double]) throws -> SweepResult {
+    let solution: AdjointSolution
+    if form == .angle {
+      let angle = try AngleAdjoint(order: rule.order, output: output, wantParameters: settings.wantParameters)
+      solution = try angle.solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z,  // invariant: the shared forward sets states
+                                 samplingGrid: grids.schedule, aX0: aX0)
+      return SweepResult(solution: solution, storedStates: forward.states!.sweepStates(order: rule.order))  // invariant: as above
+    }
     let adjoint = AdjointDEIS(rule: rule, dynamics: dynamics, wantParameters: settings.wantParameters)
-    let solution = try adjoint.solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z,  // invariant: the shared forward sets states
+    solution = try adjoint.solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z,  // invariant: the shared forward sets states
                                      samplingGrid: grids.schedule, aX0: aX0)
     return SweepResult(solution: solution, storedStates: forward.states!.sweepStates(order: rule.order))  // invariant: as above
   }
