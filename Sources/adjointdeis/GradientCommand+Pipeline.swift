@@ -37,7 +37,7 @@ extension GradientCommand {
   /// DTO through diffusers' loop, whose timesteps and update are the scheduler config's.
   private var continuousOnlyOptions: [(String, Bool)] {
     [("steps", steps != nil), ("grid", grid != nil), ("states", states != nil), ("weight", weight != nil),
-     ("noise", noise != nil), ("rtol", rtol != nil), ("atol", atol != nil), ("rk45-states", rk45States != nil)]
+     ("rtol", rtol != nil), ("atol", atol != nil), ("rk45-states", rk45States != nil)]
   }
 
   private func runPipeline<S: BLASScalar>(_: S.Type, output: String) throws {
@@ -69,7 +69,13 @@ extension GradientCommand {
       }
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
-    let loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
+    var loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
+    // a stochastic loop's draws: --noise FILE (the exact loop's; a continuous method's --noise is its SDE sampler's), else seeded
+    var loopNoise: String? = nil
+    if let l = loop {
+      let file = exactLoop ? try noise.map { try Self.readNoise($0) } : nil
+      (loop, loopNoise) = try inputs.withNoise(l, seed: seed ?? 0, file: file, count: problem.xT.count)
+    }
     let loopSteps = loop?.timesteps.count ?? steps  // with --timesteps, their count
     let start = DispatchTime.now().uptimeNanoseconds
     let r: GradientResult, label: String
@@ -117,6 +123,7 @@ extension GradientCommand {
       ])),
       ("wall_time_s", .number(seconds)),
       ("method", .string(label)),
+      ("loop_noise", .string(loopNoise ?? "none")),
       ("pipeline", .string(inputs.pipeline ?? "")),
       ("scheduler", .string(pipeline.schedule.name)),
       ("pipeline_sampler", .string(inputs.pipelineSampler.rawValue)),

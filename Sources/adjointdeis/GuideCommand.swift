@@ -58,9 +58,10 @@ struct GuideCommand: ParsableCommand {
     guard rtol.isFinite, rtol > 0, rtol < 1 else { throw InvalidInput("rtol", "must be in (0, 1), got \(rtol)") }
     let spacing = try GridSpacing.named(grid)
     let noiseSeed = seed ?? 0
-    func make(_ statistics: DataStatistics?) throws -> [(MorphMethod, any GradientMethod)] {
+    func make(_ statistics: DataStatistics?, prediction: PredictionType = .epsilon) throws -> [(MorphMethod, any GradientMethod)] {
       try chosen.map { m in
-        guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics) else {
+        guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics,
+                                   adjust: { PipelineDefaults.adjoint($0, prediction: prediction) }) else {
           throw InvalidInput("methods", "\(m.rawValue) is not a gradient method")
         }
         return (m, g)
@@ -77,12 +78,16 @@ struct GuideCommand: ParsableCommand {
       throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
+    // AdjointDEIS in the angle form for the pipeline's prediction type (docs/math.md#angle-form)
+    let prediction = pipeline.scheduler.predictionType
+    made = try make(nil, prediction: prediction)
     if let statistics {  // one image's, for each image of the batch (block-diagonal)
       let one = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: problem.shape.reduce(1, *))
-      made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)))
+      made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)), prediction: prediction)
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
-    let loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
+    var loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
+    if let l = loop { loop = try inputs.withNoise(l, seed: noiseSeed, file: nil, count: problem.xT.count).0 }  // the same draws at every step
     if let loop { try Budget.checkPathMemory(steps: 2 * loop.timesteps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
 
     let start = try loop.map { try problem.loopSample($0) } ?? problem.sample(.dpmSolver1, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)

@@ -263,7 +263,7 @@ public struct DiffusersLoop: Sendable {
   /// step (entries of deterministic steps are not used). Errors name `option`.
   public func withNoise(_ xi: [[Double]], option: String = "noise") throws -> DiffusersLoop {
     guard isStochastic else {
-      throw InvalidInput(option, "the \(config.className) loop (\(config.algorithmType.rawValue)) adds no noise: nothing to give")
+      throw InvalidInput(option, "the \(config.className) loop\(config.className == "DPMSolverMultistepScheduler" ? " (\(config.algorithmType.rawValue))" : "") adds no noise: nothing to give")
     }
     guard xi.count == steps.count else { throw InvalidInput(option, "expected one draw per step (\(steps.count)), got \(xi.count)") }
     if let bad = xi.firstIndex(where: { $0.count != xi[0].count }) { throw InvalidInput(option, "draw \(bad) has \(xi[bad].count) numbers, draw 0 \(xi[0].count)") }
