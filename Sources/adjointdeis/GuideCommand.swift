@@ -127,10 +127,11 @@ struct GuideCommand: ParsableCommand {
   private func write<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, to dir: URL) throws {
     let (c, h, w) = (problem.shape[0], problem.shape[1], problem.shape[2])
     var grid = ImageGrid(channels: c, height: h, width: w)
-    grid.add("start", start)
+    grid.rowLabels = (0..<problem.batch).map { "#\($0)" }
+    grid.add("start", start, losses: problem.loss.perSample(start))
     for t in traces {
-      grid.add(t.method, t.x0)
-      grid.add(t.method + " best", t.bestX0)
+      grid.add(t.method, t.x0, losses: problem.loss.perSample(t.x0))
+      grid.add(t.method + " best", t.bestX0, losses: problem.loss.perSample(t.bestX0))
     }
     if problem.loss.kind != .linear { grid.add("target", problem.loss.target) }
     try grid.pixels().write(to: dir.appendingPathComponent("grid.png"))
