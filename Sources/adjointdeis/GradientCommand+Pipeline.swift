@@ -37,7 +37,7 @@ extension GradientCommand {
   /// DTO through diffusers' loop, whose timesteps and update are the scheduler config's.
   private var continuousOnlyOptions: [(String, Bool)] {
     [("steps", steps != nil), ("grid", grid != nil), ("states", states != nil), ("weight", weight != nil),
-     ("noise", noise != nil), ("rtol", rtol != nil), ("atol", atol != nil), ("rk45-states", rk45States != nil)]
+     ("rtol", rtol != nil), ("atol", atol != nil), ("rk45-states", rk45States != nil)]
   }
 
   private func runPipeline<S: BLASScalar>(_: S.Type, output: String) throws {
@@ -71,22 +71,16 @@ extension GradientCommand {
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
     var loop = onLoop ? try inputs.loop(pipeline, steps: steps) : nil
-    if exactLoop, let l = loop {
-      if l.isStochastic {
-        guard let noise else {
-          throw InvalidInput("noise", "missing: the scheduler's stochastic_sampling = true draws noise in each of the \(l.steps.count) steps: "
-            + "give --noise FILE (a JSON array of \(l.steps.count) arrays of B x d standard normal draws)")
-        }
-        loop?.stepNoise = try Self.readNoise(noise)  // its size is checked by the loop before the first network call
-      } else if noise != nil {
-        throw InvalidInput("noise", "dto through diffusers' loop draws no noise with this scheduler config: --noise goes with --pipeline-sampler continuous "
-          + "or a FlowMatchEulerDiscreteScheduler with stochastic_sampling")
-      }
+    // a stochastic loop's draws: --noise FILE (the exact loop's; a continuous method's --noise is its SDE sampler's), else seeded
+    var loopNoise: String? = nil
+    if let l = loop {
+      let file = exactLoop ? try noise.map { try Self.readNoise($0) } : nil
+      (loop, loopNoise) = try inputs.withNoise(l, seed: seed ?? 0, file: file, count: problem.xT.count)
     }
     if !exactLoop, let why = pipeline.scheduler.continuousUnsupported {
       throw InvalidInput("solver", "\(solver?.text ?? "dto") with these options runs the continuous-time samplers, which cannot run on this pipeline: \(why); dto through diffusers' loop (the default) is exact")
     }
-    let loopSteps = loop?.steps.count ?? steps  // with --timesteps, their count
+    let loopSteps = loop?.timesteps.count ?? steps  // with --timesteps, their count
     let start = DispatchTime.now().uptimeNanoseconds
     let r: GradientResult, label: String
     var crossCheck: [(String, JSON)] = []
@@ -98,7 +92,8 @@ extension GradientCommand {
       label = "dto/diffusers-loop"
     } else {
       // with the image size known: the noise and statistics files (one image's statistics, for each of the B images)
-      let method = try options.makeMethod(dimension: problem.shape.reduce(1, *), images: problem.batch, defaultSolver: "dto", defaults: defaults)
+      let method = try options.makeMethod(dimension: problem.shape.reduce(1, *), images: problem.batch, defaultSolver: "dto",
+                                          defaults: PipelineDefaults.adjoint(defaults, prediction: pipeline.scheduler.predictionType))
       r = try problem.gradient(method)
       label = method.label
       if let loop {  // an approximate method: checked against the exact gradient of the pipeline's loop
@@ -135,6 +130,7 @@ extension GradientCommand {
       ])),
       ("wall_time_s", .number(seconds)),
       ("method", .string(label)),
+      ("loop_noise", .string(loopNoise ?? "none")),
       ("pipeline", .string(inputs.pipeline ?? "")),
       ("scheduler", .string(pipeline.schedule.name)),
       ("pipeline_sampler", .string(inputs.pipelineSampler.rawValue)),

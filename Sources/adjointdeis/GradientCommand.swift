@@ -38,6 +38,7 @@ struct GradientCommand: ParsableCommand {
   @Option(name: .customLong("linear-part"), help: "The exponential integrators' linear part: none (the paper's solvers) | isotropic | gaussian (docs/gaussian-linear-part.md).") var linearPart: LinearPartKind?
   @Option(help: "Rex's coupling zeta in (0, 1] (default 0.999; docs/reversible-solvers.md).") var coupling: Double?
   @Option(help: "Rex's and reversible Heun's parameterization: data (default) | noise.") var parameterization: Parameterization?
+  @Option(name: .customLong("adjoint-form"), help: "AdjointDEIS's form: standard (the paper's; default for configs) | angle (the network output's VJP frozen, its linear part exact; default with --pipeline; docs/math.md#angle-form).") var adjointForm: AdjointForm?
   @Option(help: "BDIA's gamma in (0, 1] (default 1).") var gamma: Double?
   @Option(help: "EDICT's mixing weight p in (0, 1) (default 0.93).") var mix: Double?
   @Option(help: "Data statistics for the linear part, JSON {mean, covariance} or {mean, variance} (default: the model's own; with --pipeline, one image's, used for each image of the batch).") var statistics: String?
@@ -81,6 +82,7 @@ struct GradientCommand: ParsableCommand {
     given.noise = seed.map(NoiseSource.seeded) ?? (noise != nil ? .given([]) : nil)
     given.linearPart = linearPart
     (given.coupling, given.parameterization, given.gamma, given.mix) = (coupling, parameterization, gamma, mix)
+    given.adjointForm = adjointForm
     // a placeholder until the file is read, so that every option is checked before any file is
     if statistics != nil { given.statistics = try DataStatistics(mean: [Double](repeating: 0, count: dimension ?? 1), variance: 1, field: "statistics") }
     let method = try solver.make(given: given, defaults: defaults)  // every option checked before the noise file is read

@@ -58,9 +58,10 @@ struct GuideCommand: ParsableCommand {
     guard rtol.isFinite, rtol > 0, rtol < 1 else { throw InvalidInput("rtol", "must be in (0, 1), got \(rtol)") }
     let spacing = try GridSpacing.named(grid)
     let noiseSeed = seed ?? 0
-    func make(_ statistics: DataStatistics?) throws -> [(MorphMethod, any GradientMethod)] {
+    func make(_ statistics: DataStatistics?, prediction: PredictionType = .epsilon) throws -> [(MorphMethod, any GradientMethod)] {
       try chosen.map { m in
-        guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics) else {
+        guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics,
+                                   adjust: { PipelineDefaults.adjoint($0, prediction: prediction) }) else {
           throw InvalidInput("methods", "\(m.rawValue) is not a gradient method")
         }
         return (m, g)
@@ -77,21 +78,20 @@ struct GuideCommand: ParsableCommand {
       throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
+    // AdjointDEIS in the angle form for the pipeline's prediction type (docs/math.md#angle-form)
+    let prediction = pipeline.scheduler.predictionType
+    made = try make(nil, prediction: prediction)
     if let statistics {  // one image's, for each image of the batch (block-diagonal)
       let one = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: problem.shape.reduce(1, *))
-      made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)))
+      made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)), prediction: prediction)
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
     var loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
-    if let l = loop, l.isStochastic {  // FlowMatch's stochastic_sampling: the noise of every step from --seed, fixed for all guide steps
-      var rng = SeededGenerator(seed: noiseSeed &+ 0x5eed)
-      loop?.stepNoise = (0..<l.steps.count).map { _ in rng.normals(problem.xT.count) }
-      StandardStreams.error("note: stochastic_sampling: the noise of each of the \(l.steps.count) loop steps is drawn from --seed \(noiseSeed) and fixed for all guide steps")
-    }
+    if let l = loop { loop = try inputs.withNoise(l, seed: noiseSeed, file: nil, count: problem.xT.count).0 }  // the same draws at every step
     if let why = pipeline.scheduler.continuousUnsupported, let other = chosen.first(where: { !Self.isLoopDTO($0) }) {
       throw InvalidInput("methods", "\(other.rawValue) runs on the continuous-time schedule, which this pipeline does not have: \(why); dto through diffusers' loop (the default) is exact")
     }
-    if let loop { try Budget.checkPathMemory(steps: 2 * loop.steps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
+    if let loop { try Budget.checkPathMemory(steps: 2 * loop.timesteps.count, dimension: problem.batch * problem.shape.reduce(1, *)) }
 
     let start = try loop.map { try problem.loopSample($0) } ?? problem.sample(.dpmSolver1, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed)
     var traces: [GuideTrace] = []
@@ -130,10 +130,11 @@ struct GuideCommand: ParsableCommand {
   private func write<M>(_ traces: [GuideTrace], start: [Double], problem: PipelineProblem<M>, to dir: URL) throws {
     let (c, h, w) = (problem.shape[0], problem.shape[1], problem.shape[2])
     var grid = ImageGrid(channels: c, height: h, width: w)
-    grid.add("start", start)
+    grid.rowLabels = (0..<problem.batch).map { "#\($0)" }
+    grid.add("start", start, losses: problem.loss.perSample(start))
     for t in traces {
-      grid.add(t.method, t.x0)
-      grid.add(t.method + " best", t.bestX0)
+      grid.add(t.method, t.x0, losses: problem.loss.perSample(t.x0))
+      grid.add(t.method + " best", t.bestX0, losses: problem.loss.perSample(t.bestX0))
     }
     if problem.loss.kind != .linear { grid.add("target", problem.loss.target) }
     try grid.pixels().write(to: dir.appendingPathComponent("grid.png"))

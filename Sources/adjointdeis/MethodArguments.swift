@@ -41,6 +41,7 @@ extension ReferenceAdjoint.StateSource: ExpressibleByArgument {}
 extension StudyKind: ExpressibleByArgument {}
 extension LinearPartKind: ExpressibleByArgument {}
 extension Parameterization: ExpressibleByArgument {}
+extension AdjointForm: ExpressibleByArgument {}
 
 /// The registry's methods, one a line, for a command's discussion.
 func methodListHelp() -> String {

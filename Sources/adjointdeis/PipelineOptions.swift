@@ -53,6 +53,22 @@ struct PipelineOptions: ParsableArguments {
     }
   }
 
+  /// A stochastic loop (DDPMScheduler, sde-dpmsolver(++)) with its draws given (docs/diffusers-loop.md#stochastic-steps):
+  /// from `file` (one array of B x d numbers per step), else drawn from `seed` (a generator of its own, independent of
+  /// x_T's); a note on stderr says which. A deterministic loop is returned as it is (with `file`: an error naming
+  /// `noise`).
+  func withNoise(_ loop: DiffusersLoop, seed: UInt64, file: [[Double]]?, count: Int) throws -> (DiffusersLoop, String?) {
+    if let file {
+      guard file.allSatisfy({ $0.count == count }) else { throw InvalidInput("noise", "each step's draw must hold B x d = \(count) numbers") }
+      return (try loop.withNoise(file), "file")
+    }
+    guard loop.isStochastic else { return (loop, nil) }
+    var rng = SeededGenerator(seed: seed ^ 0x6e6f_6973_6520_7365)  // "noise se": not x_T's stream
+    let xi = loop.steps.map { _ in rng.normals(count) }
+    StandardStreams.error("note: the \(loop.config.className) loop adds noise at each step; its draws come from seed \(seed) (--noise FILE gives them)")
+    return (try loop.withNoise(xi), "seed \(seed)")
+  }
+
   /// The integers of `--timesteps`.
   func customTimesteps(_ text: String) throws -> [Int] {
     try text.split(separator: ",").map { part in

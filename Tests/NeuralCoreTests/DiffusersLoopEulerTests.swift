@@ -41,7 +41,7 @@ final class DiffusersLoopEulerTests: XCTestCase {
       if let noise = file["\(c.name).noise"]?.doubles() {  // stochastic_sampling: the draws step takes in turn
         XCTAssertTrue(loop.isStochastic)
         let d = noise.count / c.steps
-        loop.stepNoise = (0..<c.steps).map { Array(noise[($0 * d)..<(($0 + 1) * d)]) }
+        loop = try loop.withNoise((0..<c.steps).map { Array(noise[($0 * d)..<(($0 + 1) * d)]) })
       }
       XCTAssertEqual(loop.sigmas, try t("sigmas"), "\(c.name): sigmas")
       XCTAssertEqual(loop.networkTimes, try t("timesteps"), "\(c.name): network times")
@@ -72,7 +72,7 @@ final class DiffusersLoopEulerTests: XCTestCase {
       let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
       var rng = SeededGenerator(seed: 23)
       let d = model.dataDimension, m = model.conditionDimension
-      if loop.isStochastic { loop.stepNoise = (0..<6).map { _ in rng.normals(2 * d) } }
+      if loop.isStochastic { loop = try loop.withNoise((0..<6).map { _ in rng.normals(2 * d) }) }
       let xT = rng.normals(2 * d), z = rng.normals(2 * m)
       let loss = try SquaredDistanceLoss(target: (0..<(2 * d)).map { _ in 0.3 * rng.normal() })
       let r = try loop.gradient(model: model, xT: xT, z: z, batch: 2, loss: loss)
@@ -151,21 +151,19 @@ final class DiffusersLoopEulerTests: XCTestCase {
     XCTAssertThrowsInvalid(try parse("{\(fm), \"shift\": 0}"), field: "shift")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"shift\": -2}"), field: "shift")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"shift_terminal\": 1.0}"), field: "shift_terminal")
-    // stochastic_sampling: the loop needs the draws of every step, of the right size
-    var stochastic = try DiffusersLoop(config: try parse("{\(fm), \"stochastic_sampling\": true}"), steps: 3)
+    // stochastic_sampling: the draws of every step, of the right size; without them the loop runs its mean path (every draw 0)
+    let stochastic = try DiffusersLoop(config: try parse("{\(fm), \"stochastic_sampling\": true}"), steps: 3)
     let p = try DiffusionPipeline<Double>.load(directory: Self.pipelines.appendingPathComponent("flowmatch-tiny"))
     let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
     let xT = [Double](repeating: 0.1, count: model.dataDimension)
-    XCTAssertThrowsInvalid(try stochastic.sample(model: model, xT: xT, z: [], batch: 1), field: "noise")
-    stochastic.stepNoise = [xT, xT]
-    XCTAssertThrowsInvalid(try stochastic.sample(model: model, xT: xT, z: [], batch: 1), field: "noise")
-    stochastic.stepNoise = [xT, xT, [1]]
-    XCTAssertThrowsInvalid(try stochastic.sample(model: model, xT: xT, z: [], batch: 1), field: "noise[2]")
-    stochastic.stepNoise = [xT, xT, xT]
-    XCTAssertNoThrow(try stochastic.sample(model: model, xT: xT, z: [], batch: 1))
-    var deterministic = try DiffusersLoop(config: try parse("{\(fm)}"), steps: 3)
-    deterministic.stepNoise = [xT, xT, xT]
-    XCTAssertThrowsInvalid(try deterministic.sample(model: model, xT: xT, z: [], batch: 1), field: "noise")
+    XCTAssertThrowsInvalid(try stochastic.withNoise([xT, xT]), field: "noise")
+    XCTAssertThrowsInvalid(try stochastic.withNoise([xT, xT, [1]]), field: "noise")
+    XCTAssertThrowsInvalid(try stochastic.withNoise([[1], [1], [1]]).sample(model: model, xT: xT, z: [], batch: 1), field: "noise")
+    let meanPath = try stochastic.sample(model: model, xT: xT, z: [], batch: 1)
+    let noisy = try stochastic.withNoise([xT, xT, xT]).sample(model: model, xT: xT, z: [], batch: 1)
+    XCTAssertNotEqual(meanPath, noisy)  // the draws enter the sample
+    let deterministic = try DiffusersLoop(config: try parse("{\(fm)}"), steps: 3)
+    XCTAssertThrowsInvalid(try deterministic.withNoise([xT, xT, xT]), field: "noise")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"use_beta_sigmas\": true}"), field: "use_beta_sigmas")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"use_karras_sigmas\": true, \"use_exponential_sigmas\": true}"), field: "use_karras_sigmas")
     XCTAssertThrowsInvalid(try parse("{\(fm), \"time_shift_type\": \"cubic\"}"), field: "time_shift_type")

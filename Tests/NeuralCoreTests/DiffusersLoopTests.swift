@@ -6,14 +6,15 @@ import XCTest
 
 /// `DiffusersLoop` against diffusers' own loop (scripts/fixtures/make_loop_fixtures.py): `set_timesteps(N)` for every
 /// class x spacing x offset x num_train_timesteps, and on tiny UNets the final sample and the float64 autograd
-/// gradient of 0.5 |x_0 - target|^2 for DDIM, DDPM (variance 0) and DPMSolverMultistep configs (every prediction
-/// type, clip_sample, thresholding, orders 1-3, dpmsolver++ / dpmsolver, final sigmas); and DTO through the loop
+/// gradient of 0.5 |x_0 - target|^2 for DDIM, DDPM (variance 0, and with its noise given) and DPMSolverMultistep
+/// configs (every prediction type, clip_sample, thresholding, orders 1-3, dpmsolver++ / dpmsolver and their sde-
+/// variants with the noise given, final sigmas); and DTO through the loop
 /// against central differences of its own output.
 final class DiffusersLoopTests: XCTestCase {
   static let loop = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/pipelines/loop")
   static let pipelines = loop.deletingLastPathComponent()
 
-  struct Case: Decodable { let name: String; let unet: String; let steps: Int; let z: Bool; let timesteps: [Int]? }
+  struct Case: Decodable { let name: String; let unet: String; let steps: Int; let z: Bool; let timesteps: [Int]?; let noise: Bool? }
 
   static func cases() throws -> [Case] {
     try JSONDecoder().decode([Case].self, from: Data(contentsOf: loop.appendingPathComponent("cases.json")))
@@ -58,6 +59,8 @@ final class DiffusersLoopTests: XCTestCase {
 
   private struct Reference {
     let xT: [Double], target: [Double], z: [Double], x0: [Double], x0Stock: [Double], gradXT: [Double], gradZ: [Double], timesteps: [Int], sigmas: [Double]?
+    /// The given draws of a stochastic case, one per step.
+    let noise: [[Double]]?
   }
 
   private func reference(_ c: Case) throws -> Reference {
@@ -65,7 +68,8 @@ final class DiffusersLoopTests: XCTestCase {
     func t(_ key: String) throws -> [Double] { try file.tensor("\(c.name).\(key)").doubles() }
     return Reference(xT: try t("x_T"), target: try t("target"), z: c.z ? try t("z") : [], x0: try t("x_0"), x0Stock: try t("x_0_stock"),
                      gradXT: try t("grad_x_T"), gradZ: c.z ? try t("grad_z") : [], timesteps: try t("timesteps").map { Int($0) },
-                     sigmas: file["\(c.name).sigmas"]?.doubles())
+                     sigmas: file["\(c.name).sigmas"]?.doubles(),
+                     noise: c.noise == true ? try t("noise").chunked(c.steps) : nil)
   }
 
   private func relative(_ a: [Double], _ b: [Double]) -> Double {
@@ -81,7 +85,9 @@ final class DiffusersLoopTests: XCTestCase {
       let p = try DiffusionPipeline<Double>.load(directory: Self.pipelines.appendingPathComponent(c.unet),
                                                  schedulerOverride: Self.loop.appendingPathComponent("schedulers/\(c.name).json"))
       let ref = try reference(c)
-      let loop = try c.timesteps.map { try DiffusersLoop(config: p.scheduler, timesteps: $0) } ?? DiffusersLoop(config: p.scheduler, steps: c.steps)
+      var loop = try c.timesteps.map { try DiffusersLoop(config: p.scheduler, timesteps: $0) } ?? DiffusersLoop(config: p.scheduler, steps: c.steps)
+      if let noise = ref.noise { loop = try loop.withNoise(noise) }
+      XCTAssertEqual(loop.isStochastic, p.scheduler.isStochastic, c.name)
       XCTAssertEqual(loop.timesteps, ref.timesteps, c.name)
       if let sigmas = ref.sigmas { XCTAssertEqual(loop.sigmas, sigmas, c.name) }
       let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
@@ -104,14 +110,16 @@ final class DiffusersLoopTests: XCTestCase {
   /// is per image).
   func testGradientEqualsCentralDifferencesOfTheLoopsOwnOutput() throws {
     for (name, unet) in [("ddim-leading-eps-clip", "ddpm-linear-epsilon"), ("dpmpp-1-threshold", "ddpm-linear-epsilon"),
+                         ("sde-dpmpp-3-trailing-cosine-v-noise", "ddpm-linear-epsilon"), ("ddpm-leading-eps-clip-noise", "ddpm-linear-epsilon"),
                          ("dpm-3-trailing-v-eulerfinal-20", "ddpm-linear-epsilon"), ("dpmpp-2-cosine100-sample-z", "dpmsolver-cosine-sample")] {
       let p = try DiffusionPipeline<Double>.load(directory: Self.pipelines.appendingPathComponent(unet),
                                                  schedulerOverride: Self.loop.appendingPathComponent("schedulers/\(name).json"))
-      let loop = try DiffusersLoop(config: p.scheduler, steps: 6)
+      var loop = try DiffusersLoop(config: p.scheduler, steps: 6)
       let model = try UNetNoisePredictor(model: p.unet, schedule: p.schedule)
       var rng = SeededGenerator(seed: 17)
       let d = model.dataDimension, m = model.conditionDimension
       let xT = rng.normals(2 * d), z = rng.normals(2 * m)
+      if loop.isStochastic { loop = try loop.withNoise((0..<6).map { _ in rng.normals(2 * d) }) }  // the noise is an input, held fixed
       let loss = try SquaredDistanceLoss(target: (0..<(2 * d)).map { _ in 0.3 * rng.normal() })
       let r = try loop.gradient(model: model, xT: xT, z: z, batch: 2, loss: loss)
       func value(_ xT: [Double], _ z: [Double]) throws -> Double { loss.value(try loop.sample(model: model, xT: xT, z: z, batch: 2)) }
@@ -213,8 +221,16 @@ final class DiffusersLoopTests: XCTestCase {
     var c = try Self.scheduler("dpmpp-2-linspace-eps")
     c.loopUnsupported = ["use_karras_sigmas = true: its sigma spacing is not reproduced"]
     XCTAssertThrowsError(try DiffusersLoop(config: c, steps: 10)) { XCTAssertTrue("\($0)".contains("use_karras_sigmas") && "\($0)".contains("--pipeline-sampler continuous"), "\($0)") }
-    let sde = Data(#"{"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver++"}"#.utf8)
-    XCTAssertThrowsError(try DiffusersLoop(config: try SchedulerConfig.parse(sde), steps: 10)) { XCTAssertTrue("\($0)".contains("sde-dpmsolver++"), "\($0)") }
+    let sde3 = Data(#"{"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "sde-dpmsolver", "solver_order": 3, "final_sigmas_type": "sigma_min"}"#.utf8)
+    XCTAssertThrowsError(try DiffusersLoop(config: try SchedulerConfig.parse(sde3), steps: 10)) { XCTAssertTrue("\($0)".contains("third-order sde-dpmsolver"), "\($0)") }
+    let largeLog = Data(#"{"_class_name": "DDPMScheduler", "variance_type": "fixed_large_log"}"#.utf8)
+    XCTAssertThrowsError(try DiffusersLoop(config: try SchedulerConfig.parse(largeLog), steps: 10)) { XCTAssertTrue("\($0)".contains("fixed_large_log"), "\($0)") }
+    // noise: only for a loop that adds it, one draw per step
+    XCTAssertThrowsError(try DiffusersLoop(config: try Self.scheduler("ddim-leading-eps-clip"), steps: 3).withNoise([[0], [0], [0]])) {
+      XCTAssertEqual(($0 as? InvalidInput)?.field, "noise")
+      XCTAssertTrue("\($0)".contains("adds no noise"), "\($0)")
+    }
+    XCTAssertThrowsError(try DiffusersLoop(config: try Self.scheduler("sde-dpmpp-2-eps-noise"), steps: 3).withNoise([[0], [0]])) { XCTAssertEqual(($0 as? InvalidInput)?.field, "noise") }
     let zeroFinal = Data(#"{"_class_name": "DPMSolverMultistepScheduler", "algorithm_type": "dpmsolver"}"#.utf8)
     XCTAssertThrowsError(try SchedulerConfig.parse(zeroFinal)) { XCTAssertEqual(($0 as? InvalidInput)?.field, "final_sigmas_type") }
     XCTAssertThrowsError(try DiffusersLoop(config: try Self.scheduler("ddim-leading-eps-clip"), steps: 1001)) { XCTAssertEqual(($0 as? InvalidInput)?.field, "sampler-steps") }
@@ -223,5 +239,13 @@ final class DiffusersLoopTests: XCTestCase {
     for bad in [[999, 999, 3], [1000, 5], [500, -1], []] {
       XCTAssertThrowsError(try DiffusersLoop(config: try Self.scheduler("ddpm-custom-v-clip"), timesteps: bad), "\(bad)") { XCTAssertEqual(($0 as? InvalidInput)?.field, "timesteps") }
     }
+  }
+}
+
+extension Array where Element == Double {
+  /// n equal consecutive pieces.
+  func chunked(_ n: Int) -> [[Double]] {
+    let k = count / n
+    return (0..<n).map { Array(self[($0 * k)..<(($0 + 1) * k)]) }
   }
 }

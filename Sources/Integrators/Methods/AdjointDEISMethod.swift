@@ -29,7 +29,11 @@ public struct AdjointDEISMethod: SweepBackMethod {
   /// How the adjoint extrapolates its integrand (the `--weight` option sets a 2M rule's weight).
   public var rule: any MultistepRule
   public var settings: SweepSettings
-
+  /// The paper's form, or the angle form for the network's output (docs/math.md#angle-form).
+  public var form: AdjointForm = .standard
+  public var output: NetworkOutput = .epsilon
+  /// Whether the user named the angle form (then it is refused where it has no meaning, instead of falling back).
+  public var angleAsked = false
 
   /// The name with the 2M weight in brackets, the dynamics and the states, e.g. `adjointdeis-2m[phi2]/ode/exact`.
   public var label: String {
@@ -37,7 +41,8 @@ public struct AdjointDEISMethod: SweepBackMethod {
     if let twoM = rule as? SecondOrderMultistep {
       base = "adjointdeis-2m" + (twoM.weight == .phi2 ? "[phi2]" : "")
     }
-    return "\(base)/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)" + (parameterization == .data ? "/data" : "")
+    let suffix = parameterization == .data ? "/data" : (form == .angle ? "/angle" : "")
+    return "\(base)/\(sampler.isSDE ? "sde" : "ode")/\(states.rawValue)" + suffix
   }
 
   /// `odeSampler`: the ODE sampler it pairs with unless the context or the user names one; `weightOption`: whether
@@ -48,17 +53,46 @@ public struct AdjointDEISMethod: SweepBackMethod {
     try given.rejectLinearPart(method: name)
     let unused: [GradientOption] = [.checkpoint, .rk45States] + (weightOption ? [] : [.weight])
     let usesData = rule.order <= 2
-    settings = try SweepSettings(method: name, rules: SweepRules(odeSampler: odeSampler, unusedOptions: unused, uses: usesData ? [.parameterization] : []),
+    settings = try SweepSettings(method: name, rules: SweepRules(odeSampler: odeSampler, unusedOptions: unused,
+                                                                 uses: (usesData ? [.parameterization] : []) + [.adjointForm]),
                                  given: given, defaults: defaults)
-    self.rule = weightOption ? SecondOrderMultistep(weight: GradientOptions.resolve(given, over: defaults).weight ?? .paper) : rule
+    let resolved = GradientOptions.resolve(given, over: defaults)
+    self.rule = weightOption ? SecondOrderMultistep(weight: resolved.weight ?? .paper) : rule
     parameterization = given.parameterization ?? .noise
     if parameterization == .data && settings.sampler.isSDE {
       throw InvalidInput("parameterization", "\(name)'s data-prediction form is written for the probability-flow ODE; the SDE adjoint has the eps form only")
+    }
+    form = resolved.adjointForm ?? .standard
+    output = resolved.networkOutput ?? .epsilon
+    angleAsked = given.adjointForm == .angle
+    if form == .angle {
+      // a form the user asked for is checked; a context default (a pipeline's) falls back to the paper's where it has no meaning
+      if settings.sampler.isSDE || self.rule.order > 2 || parameterization == .data {
+        guard !angleAsked else {
+          let why = parameterization == .data ? "with the data-prediction form (--parameterization data), which is another adjoint"
+            : (settings.sampler.isSDE ? "with the SDE" : "")
+          throw InvalidInput("adjoint-form", "the angle form is an ODE adjoint of order 1 or 2M in the eps form; \(name) \(why) has none")
+        }
+        form = .standard
+      }
+    }
+  }
+
+  /// The angle form the user named needs a variance-preserving schedule; checked before any work.
+  public func validateMethod<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>) throws {
+    if form == .angle && angleAsked && !p.schedule.isVariancePreserving {
+      throw InvalidInput("adjoint-form", "the angle form assumes alpha^2 + sigma^2 = 1 (docs/math.md#angle-form); \(p.schedule.name) is not variance preserving: use --parameterization data")
     }
   }
 
   public func sweep<M: NoisePredictor, L: GuidanceLoss>(_ p: GradientProblem<M, L>, forward: ForwardPass, grids: SweepGrids,
                                                        aX0: [Double]) throws -> SweepResult {
+    if form == .angle && p.schedule.isVariancePreserving {
+      let angle = try AngleAdjoint(order: rule.order, output: output, wantParameters: settings.wantParameters)
+      let solution = try angle.solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z,  // invariant: the shared forward sets states
+                                     samplingGrid: grids.schedule, aX0: aX0)
+      return SweepResult(solution: solution, storedStates: forward.states!.sweepStates(order: rule.order))  // invariant: as above
+    }
     let solution = parameterization == .data
       ? try AdjointDEISData(rule: rule, wantParameters: settings.wantParameters)
         .solve(model: p.model, grid: grids.sweep, states: forward.states!, z: p.z, samplingGrid: grids.schedule, aX0: aX0)  // invariant: as below

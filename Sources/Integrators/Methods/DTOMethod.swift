@@ -25,7 +25,7 @@ public struct DTOMethod: GradientMethod {
   public var discreteReference: (any GradientMethod)? { self }
 
   public init(_ given: GradientOptions, defaults: GradientOptions = GradientOptions()) throws {
-    try given.reject([.states, .weight, .rk45States, .rtol, .atol] + GradientOption.reversibleSampler, method: "dto")
+    try given.reject([.states, .weight, .rk45States, .rtol, .atol] + GradientOption.reversibleSampler + [.adjointForm], method: "dto")
     try given.rejectLinearPart(method: "dto")
     let o = GradientOptions.resolve(given, over: defaults)
     sampler = try GradientOptions.sampler(given, over: defaults, odeDefault: .dpmSolver1)

@@ -33,7 +33,7 @@ public struct GaussianLinearDTOMethod: GradientMethod {
   public var discreteReference: (any GradientMethod)? { self }
 
   public init(_ given: GradientOptions, defaults: GradientOptions = GradientOptions()) throws {
-    try given.reject([.states, .weight, .rk45States, .rtol, .atol, .checkpoint, .seed, .noise] + GradientOption.reversibleSampler, method: "dto-gl")
+    try given.reject([.states, .weight, .rk45States, .rtol, .atol, .checkpoint, .seed, .noise] + GradientOption.reversibleSampler + [.adjointForm], method: "dto-gl")
     let o = GradientOptions.resolve(given, over: defaults)
     linearPart = o.linearPart ?? .gaussian
     if linearPart == .none { throw InvalidInput("linear-part", "none is the paper's sampler: use dto") }

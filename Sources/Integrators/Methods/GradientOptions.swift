@@ -23,6 +23,8 @@ public enum GradientOption: String, CaseIterable, Sendable {
   case parameterization
   case gamma
   case mix
+  /// AdjointDEIS's form: the paper's or the angle form (docs/math.md#angle-form).
+  case adjointForm = "adjoint-form"
 
   /// The options only reversible samplers take: every other method rejects them.
   public static let reversibleSampler: [GradientOption] = [.coupling, .parameterization, .gamma, .mix]
@@ -75,6 +77,10 @@ public struct GradientOptions: Sendable {
   public var parameterization: Parameterization?
   public var gamma: Double?
   public var mix: Double?
+  /// AdjointDEIS's form (docs/math.md#angle-form), and what the network outputs (a context setting: a pipeline's
+  /// prediction type; eps when unset).
+  public var adjointForm: AdjointForm?
+  public var networkOutput: NetworkOutput?
 
   public init() {}
 
@@ -100,6 +106,7 @@ public struct GradientOptions: Sendable {
     if parameterization != nil { o.append(.parameterization) }
     if gamma != nil { o.append(.gamma) }
     if mix != nil { o.append(.mix) }
+    if adjointForm != nil { o.append(.adjointForm) }
     return o
   }
 
@@ -137,6 +144,8 @@ public struct GradientOptions: Sendable {
     m.parameterization = try pick(parameterization, other.parameterization, .parameterization)
     m.gamma = try pick(gamma, other.gamma, .gamma)
     m.mix = try pick(mix, other.mix, .mix)
+    m.adjointForm = try pick(adjointForm, other.adjointForm, .adjointForm)
+    m.networkOutput = networkOutput ?? other.networkOutput
     return m
   }
 
@@ -162,6 +171,8 @@ public struct GradientOptions: Sendable {
     r.parameterization = given.parameterization ?? defaults.parameterization
     r.gamma = given.gamma ?? defaults.gamma
     r.mix = given.mix ?? defaults.mix
+    r.adjointForm = given.adjointForm ?? defaults.adjointForm
+    r.networkOutput = given.networkOutput ?? defaults.networkOutput
     return r
   }
 

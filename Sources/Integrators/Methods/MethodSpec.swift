@@ -47,11 +47,13 @@ public struct MethodSpec: Sendable, Hashable, CustomStringConvertible {
         o.weight = try once(o.weight, w)
       } else if let l = LinearPartKind(rawValue: q) {
         o.linearPart = try once(o.linearPart, l)
+      } else if let f = AdjointForm(rawValue: q) {
+        o.adjointForm = try once(o.adjointForm, f)
       } else if let p = Parameterization(rawValue: q) {
         o.parameterization = try once(o.parameterization, p)
       } else {
         throw InvalidInput(option, "unknown qualifier '\(q)' in '\(text)' (expected a sampler (\(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))), ode, "
-          + "a state source (\(StateChoice.allCases.map(\.rawValue).joined(separator: ", "))), a linear part (\(LinearPartKind.allCases.map(\.rawValue).joined(separator: ", "))), a parameterization (data, noise), coupling=, gamma=, mix=, checkpoint= or a weight (\(MultistepWeight.allCases.map(\.rawValue).joined(separator: ", "))))")
+          + "a state source (\(StateChoice.allCases.map(\.rawValue).joined(separator: ", "))), a linear part (\(LinearPartKind.allCases.map(\.rawValue).joined(separator: ", "))), a parameterization (data, noise), an adjoint form (standard, angle), coupling=, gamma=, mix=, checkpoint= or a weight (\(MultistepWeight.allCases.map(\.rawValue).joined(separator: ", "))))")
       }
     }
     self.options = o

@@ -27,7 +27,7 @@ public struct ReferenceRK45Method: GradientMethod {
   public var dynamics: Dynamics { .ode }
 
   public init(_ given: GradientOptions, defaults: GradientOptions = GradientOptions()) throws {
-    try given.reject([.steps, .states, .weight, .seed, .noise, .checkpoint] + GradientOption.reversibleSampler, method: "rk45")
+    try given.reject([.steps, .states, .weight, .seed, .noise, .checkpoint] + GradientOption.reversibleSampler + [.adjointForm], method: "rk45")
     try given.rejectLinearPart(method: "rk45")
     if given.sampler?.isSDE == true || given.dynamics == .sde {
       throw InvalidInput("sampler", "the rk45 reference solves the probability-flow ODE; it has no SDE form")

@@ -1,5 +1,6 @@
 import DiffusionCore
 import Integrators
+import NeuralCore
 
 extension PipelineProblem {
   /// The registry's view of this problem: the lockstep batch, the time range, (x_T, z) and the pixel loss.
@@ -26,6 +27,16 @@ public enum PipelineDefaults {
     o.noise = .seeded(noiseSeed)
     (o.rtol, o.atol) = (1e-5, 1e-5)
     o.wantParameters = false
+    return o
+  }
+
+  /// The context defaults with AdjointDEIS in the angle form for the pipeline's prediction type (docs/math.md#angle-form):
+  /// the paper's form freezes alpha^2 a_x^T d eps/dx over a step and explodes where alpha changes by orders of
+  /// magnitude in one step (the end of squaredcos_cap_v2); `--adjoint-form standard` (or `/standard`) restores it.
+  public static func adjoint(_ defaults: GradientOptions, prediction: PredictionType) -> GradientOptions {
+    var o = defaults
+    o.adjointForm = .angle
+    o.networkOutput = NetworkOutput(rawValue: prediction.rawValue) ?? .epsilon  // the same three names
     return o
   }
 }

@@ -58,9 +58,11 @@ public enum MorphMethod: Sendable, Hashable, CustomStringConvertible {
 
   /// The gradient method with the experiment's defaults (nil for the baselines); `statistics`: data statistics for a
   /// method with a linear part, when the model cannot supply them.
-  public func method(steps: Int, spacing: GridSpacing, noiseSeed: UInt64, rtol: Double, statistics: DataStatistics? = nil) throws -> (any GradientMethod)? {
+  /// `adjust`: a context's change to those defaults (a pipeline's AdjointDEIS form, `PipelineDefaults.adjoint`).
+  public func method(steps: Int, spacing: GridSpacing, noiseSeed: UInt64, rtol: Double, statistics: DataStatistics? = nil,
+                     adjust: (GradientOptions) -> GradientOptions = { $0 }) throws -> (any GradientMethod)? {
     guard case let .gradient(spec) = self else { return nil }
-    return try spec.make(defaults: Self.defaults(steps: steps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics))
+    return try spec.make(defaults: adjust(Self.defaults(steps: steps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics)))
   }
 
   /// The sampler whose output is the morph: the SDE step for an SDE method, DDIM (DPM-Solver-1) otherwise (the

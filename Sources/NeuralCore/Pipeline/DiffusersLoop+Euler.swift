@@ -31,7 +31,7 @@ extension DiffusersLoop {
       case .flowMatch where e.stochasticSampling:
         // x0 = x - sigma v; x' = (1 - sigma') x0 + sigma' noise
         return DiffusersStep(timestep: i, cx: 1, co: -sigma, ex: 0, eo: 0, aD: 1, aE: 0, aX: 0, A: 0, w: [1 - s[i + 1]], networkTime: tau,
-                             noiseScale: s[i + 1])
+                             noise: s[i + 1])
       case .flowMatch:
         return DiffusersStep(timestep: i, cx: 0, co: 0, ex: 0, eo: 1, aD: 0, aE: 1, aX: 0, A: 1, w: [dt], networkTime: tau)
       case .eulerDiscrete:

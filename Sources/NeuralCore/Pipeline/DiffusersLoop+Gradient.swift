@@ -44,7 +44,7 @@ extension DiffusersLoop {
         if keep { kept.append((x, X)) }
         history.insert(m, at: 0)
         if history.count > 3 { history.removeLast() }
-        x = advance(x, step, history: history, noise: stepNoise?[i])
+        x = advance(x, step, history: history, index: i)
       }
       return (x, kept)
     }

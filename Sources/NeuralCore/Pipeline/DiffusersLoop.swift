@@ -18,8 +18,9 @@ public struct DiffusersStep: Sendable, Equatable {
   public var networkTime: Double? = nil
   /// The factor on x of the network's input.
   public var inputScale: Double = 1
-  /// The factor on the step's given noise added to x_next (FlowMatch's stochastic_sampling; 0 elsewhere).
-  public var noiseScale: Double = 0
+  /// The scale of the step's added noise (`x_next += noise xi_i`; docs/diffusers-loop.md#stochastic-steps): 0 for
+  /// the deterministic steps (DDPM's variance, the sde- algorithms, FlowMatch's stochastic_sampling).
+  public var noise: Double = 0
 }
 
 /// diffusers' sampling loop (`scheduler.set_timesteps(N)`, then `scheduler.step(model(x, t), t, x)` for each t),
@@ -47,11 +48,11 @@ public struct DiffusersLoop: Sendable {
   /// The factor on x_T of the loop's first state (diffusers' `init_noise_sigma`; 1 except for EulerDiscrete and
   /// EDMEuler): x_T is the standard normal noise, as the pipelines draw it.
   public let initNoiseSigma: Double
-  /// The standard normal noise of a stochastic loop (FlowMatch's stochastic_sampling): one row of B x d numbers per
-  /// step, what diffusers' `randn_tensor` would draw in step i (`isStochastic`; nil otherwise).
-  public var stepNoise: [[Double]]? = nil
-  /// Whether `step` draws noise (then `stepNoise` must be given).
-  public var isStochastic: Bool { steps.contains { $0.noiseScale != 0 } }
+  /// The standard-normal draws xi_i of the stochastic steps, one B x d array per step (what diffusers draws with its
+  /// generator, given instead); empty: every xi_i = 0, the loop's mean path (`withNoise`).
+  public private(set) var noise: [[Double]] = []
+  /// Whether a step adds noise (DDPMScheduler for timesteps > 0, the sde- algorithms, FlowMatch's stochastic_sampling).
+  public var isStochastic: Bool { steps.contains { $0.noise != 0 } }
 
   /// The loop of `config` with `set_timesteps(n)`; errors name `option` (the step count) or the config option
   /// diffusers' loop needs and this reproduction does not have.
@@ -117,15 +118,25 @@ public struct DiffusersLoop: Sendable {
         let b = 1 - a, bPrev = 1 - aPrev, currentAlpha = a / aPrev, currentBeta = 1 - currentAlpha
         let c = Self.conversion(prediction, alpha: a.squareRoot(), sigma: b.squareRoot())
         // the posterior mean (DDPM eq. 7): (sqrt(abar_prev) beta_t / (1 - abar_t)) x0 + (sqrt(alpha_t) (1 - abar_prev) / (1 - abar_t)) x
+        // + the ancestral noise for timesteps > 0: sqrt(variance) (fixed_small: max(b_prev/b beta, 1e-20), as
+        // diffusers clamps it; fixed_small_log its exp(log(.)/2); fixed_large: beta)
+        let variance = max(bPrev / b * currentBeta, 1e-20)
+        let scale: Double
+        switch config.varianceType {
+        case .fixedSmall: scale = variance.squareRoot()
+        case .fixedSmallLog: scale = exp(0.5 * log(variance))
+        case .fixedLarge: scale = currentBeta.squareRoot()
+        case .fixedLargeLog: scale = .nan  // refused by checkReproducible (diffusers computes sqrt(log beta))
+        }
         return DiffusersStep(timestep: k, cx: c.cx, co: c.co, ex: 0, eo: 0, aD: 1, aE: 0, aX: 0,
-                             A: currentAlpha.squareRoot() * bPrev / b, w: [(aPrev.squareRoot() * currentBeta) / b])
+                             A: currentAlpha.squareRoot() * bPrev / b, w: [(aPrev.squareRoot() * currentBeta) / b], noise: k > 0 ? scale : 0)
       }
       clamp = config.thresholding ? .threshold(ratio: config.dynamicThresholdingRatio, maxValue: config.sampleMaxValue)
         : config.clipSample ? .clip(range: config.clipSampleRange) : .none
     case "DPMSolverMultistepScheduler":
       let sigmaOf = { (a: Double) -> Double in Double(((1 - Float(a)) / Float(a)).squareRoot()) }  // float32, as diffusers
       sigmas = timesteps.map { sigmaOf(abar[$0]) } + [config.finalSigmasType == .zero ? 0 : sigmaOf(abar[0])]
-      let plusPlus = config.algorithmType == .dpmSolverPlusPlus
+      let plusPlus = config.algorithmType == .dpmSolverPlusPlus || config.algorithmType == .sdeDPMSolverPlusPlus
       clamp = config.thresholding ? .threshold(ratio: config.dynamicThresholdingRatio, maxValue: config.sampleMaxValue) : .none
       steps = Self.multistep(config: config, timesteps: timesteps, sigmas: sigmas, plusPlus: plusPlus)
     default:
@@ -183,7 +194,25 @@ public struct DiffusersLoop: Sendable {
       let h = lambda(sigmas[i + 1]) - lambda(sigmas[i])
       // the update's coefficients on x and on D0, D1, D2 (diffusers' divided differences of the model outputs)
       let a: Double, c: [Double]
-      if plusPlus {
+      var noise = 0.0
+      if config.algorithmType == .sdeDPMSolverPlusPlus {
+        // x_t = (sigma_t/sigma_s) e^{-h} x + alpha_t (1 - e^{-2h}) D0 + ... + sigma_t sqrt(1 - e^{-2h}) xi
+        a = sigmaT / sigmaS * exp(-h)
+        let e = -expm1(-2 * h)
+        switch order {
+        case 1: c = [alphaT * e]
+        case 2: c = [alphaT * e, config.solverType == .midpoint ? 0.5 * alphaT * e : alphaT * (e / (-2 * h) + 1)]
+        default: c = [alphaT * e, alphaT * (e / (-2 * h) + 1), alphaT * ((e - 2 * h) / (4 * h * h) - 0.5)]
+        }
+        noise = sigmaT * e.squareRoot()
+      } else if config.algorithmType == .sdeDPMSolver {
+        // x_t = (alpha_t/alpha_s) x - 2 sigma_t (e^h - 1) D0 - ... + sigma_t sqrt(e^{2h} - 1) xi  (orders 1, 2)
+        a = alphaT / alphaS
+        let psi = expm1(h)
+        c = order == 1 ? [-2 * sigmaT * psi]
+          : [-2 * sigmaT * psi, config.solverType == .midpoint ? -sigmaT * psi : -2 * sigmaT * (psi / h - 1)]
+        noise = sigmaT * expm1(2 * h).squareRoot()
+      } else if plusPlus {
         a = sigmaT / sigmaS
         let phi = exp(-h) - 1
         switch order {
@@ -217,13 +246,13 @@ public struct DiffusersLoop: Sendable {
       let conv = conversion(config.predictionType, alpha: alphaS, sigma: sigmaS)
       let k = timesteps[i]
       if plusPlus {  // m = x_0 prediction (thresholded)
-        return DiffusersStep(timestep: k, cx: conv.cx, co: conv.co, ex: 0, eo: 0, aD: 1, aE: 0, aX: 0, A: a, w: w)
+        return DiffusersStep(timestep: k, cx: conv.cx, co: conv.co, ex: 0, eo: 0, aD: 1, aE: 0, aX: 0, A: a, w: w, noise: noise)
       }
       if config.thresholding {  // X = (x - sigma E)/alpha, thresholded, back to m = (x - alpha D)/sigma
         return DiffusersStep(timestep: k, cx: (1 - sigmaS * conv.ex) / alphaS, co: -sigmaS * conv.eo / alphaS, ex: 0, eo: 0,
-                             aD: -alphaS / sigmaS, aE: 0, aX: 1 / sigmaS, A: a, w: w)
+                             aD: -alphaS / sigmaS, aE: 0, aX: 1 / sigmaS, A: a, w: w, noise: noise)
       }
-      return DiffusersStep(timestep: k, cx: 0, co: 0, ex: conv.ex, eo: conv.eo, aD: 0, aE: 1, aX: 0, A: a, w: w)
+      return DiffusersStep(timestep: k, cx: 0, co: 0, ex: conv.ex, eo: conv.eo, aD: 0, aE: 1, aX: 0, A: a, w: w, noise: noise)
     }
   }
 
@@ -245,24 +274,37 @@ public struct DiffusersLoop: Sendable {
     return (X, m)
   }
 
-  /// x_next = A x + sum_j w[j] m_{i-j} (history newest first).
-  /// With a noise row and `step.noiseScale` != 0, plus noiseScale times the noise.
-  func advance(_ x: [Double], _ step: DiffusersStep, history: [[Double]], noise: [Double]? = nil) -> [Double] {
+  /// x_next = A x + sum_j w[j] m_{i-j} (history newest first) + the noise of step `index` (docs/diffusers-loop.md#stochastic-steps).
+  func advance(_ x: [Double], _ step: DiffusersStep, history: [[Double]], index: Int) -> [Double] {
     var next = x.map { step.A * $0 }
     for (j, wj) in step.w.enumerated() { for i in next.indices { next[i] += wj * history[j][i] } }
-    if step.noiseScale != 0, let noise { for i in next.indices { next[i] += step.noiseScale * noise[i] } }
+    if step.noise != 0 && !noise.isEmpty { for i in next.indices { next[i] += step.noise * noise[index][i] } }
     return next
+  }
+
+  /// The same loop with the draws `xi` of its stochastic steps given: one B x d array of standard-normal draws per
+  /// step (entries of deterministic steps are not used). Errors name `option`.
+  public func withNoise(_ xi: [[Double]], option: String = "noise") throws -> DiffusersLoop {
+    guard isStochastic else {
+      throw InvalidInput(option, "the \(config.className) loop\(config.className == "DPMSolverMultistepScheduler" ? " (\(config.algorithmType.rawValue))" : "") adds no noise: nothing to give")
+    }
+    guard xi.count == steps.count else { throw InvalidInput(option, "expected one draw per step (\(steps.count)), got \(xi.count)") }
+    if let bad = xi.firstIndex(where: { $0.count != xi[0].count }) { throw InvalidInput(option, "draw \(bad) has \(xi[bad].count) numbers, draw 0 \(xi[0].count)") }
+    for (i, row) in xi.enumerated() { try Check.finite(row, "\(option)[\(i)]") }
+    var copy = self
+    copy.noise = xi
+    return copy
   }
 
   /// diffusers' final sample from x_T (B images of d numbers, z: B x m). N network calls.
   public func sample<M: NoisePredictor>(model: M, xT: [Double], z: [Double], batch: Int) throws -> [Double] {
     try validate(model: model, xT: xT, z: z, batch: batch)
     var x = initNoiseSigma == 1 ? xT : xT.map { initNoiseSigma * $0 }, history: [[Double]] = []
-    for (i, step) in steps.enumerated() {
+    for (index, step) in steps.enumerated() {
       let o = try network(model, x, z: z, step: step, batch: batch)
       history.insert(output(step, x: x, o: o, batch: batch).m, at: 0)
       if history.count > 3 { history.removeLast() }
-      x = advance(x, step, history: history, noise: stepNoise?[i])
+      x = advance(x, step, history: history, index: index)
     }
     return x
   }
@@ -273,17 +315,8 @@ public struct DiffusersLoop: Sendable {
     try Check.finite(xT, "x_T")
     try Check.count(z, batch * model.conditionDimension, "z")
     try Check.finite(z, "z")
-    if isStochastic {
-      guard let noise = stepNoise else {
-        throw InvalidInput("noise", "missing: stochastic_sampling = true: give the standard normal draws of each of the \(steps.count) steps")
-      }
-      guard noise.count == steps.count else { throw InvalidInput("noise", "has \(noise.count) rows, the loop has \(steps.count) steps") }
-      for (i, row) in noise.enumerated() {
-        try Check.count(row, xT.count, "noise[\(i)]")
-        try Check.finite(row, "noise[\(i)]")
-      }
-    } else if stepNoise != nil {
-      throw InvalidInput("noise", "goes with a stochastic loop (FlowMatchEulerDiscreteScheduler's stochastic_sampling)")
+    if let row = noise.first, row.count != xT.count {
+      throw InvalidInput("noise", "each draw has \(row.count) numbers, x_T \(xT.count) (B x d)")
     }
   }
 }

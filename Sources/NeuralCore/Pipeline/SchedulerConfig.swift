@@ -54,6 +54,15 @@ public struct SchedulerConfig: Sendable, Equatable {
   public var eulerAtFinal = false
   public var finalSigmasType: FinalSigmas = .zero
   public var lambdaMinClipped = -Double.infinity
+  /// DDPM's ancestral variance (docs/diffusers-loop.md#stochastic-steps).
+  public enum VarianceType: String, CaseIterable, Sendable {
+    case fixedSmall = "fixed_small", fixedSmallLog = "fixed_small_log", fixedLarge = "fixed_large", fixedLargeLog = "fixed_large_log"
+  }
+  public var varianceType: VarianceType = .fixedSmall
+  /// Whether diffusers' step adds noise: DDPMScheduler (for timesteps > 0) and the sde- algorithms.
+  public var isStochastic: Bool {
+    className == "DDPMScheduler" || (className == "DPMSolverMultistepScheduler" && (algorithmType == .sdeDPMSolver || algorithmType == .sdeDPMSolverPlusPlus))
+  }
   /// "option = value: why" for each loop option `DiffusersLoop` does not reproduce (it refuses to run with them).
   public var loopUnsupported: [String] = []
   /// The Euler family's options (nil for DDPM, DDIM and DPMSolverMultistep).
@@ -181,6 +190,10 @@ public struct SchedulerConfig: Sendable, Equatable {
         if s == "learned" || s == "learned_range" {
           throw unsupported(key, v, "the UNet would also predict a variance; only eps-, x_0- or v-predicting UNets are supported")
         }  // fixed_small / fixed_large (_log): the variance of DDPM's ancestral step, a sampling-loop choice
+        c.varianceType = try oneOf(key, v, VarianceType.self)
+        if c.varianceType == .fixedLargeLog {  // diffusers' step multiplies the noise by log(beta)^0.5: NaN
+          c.loopUnsupported.append("variance_type = fixed_large_log: diffusers' step scales the noise by sqrt(log beta), not a number")
+        }
       case "use_flow_sigmas", "use_dynamic_shifting":
         if try bool(key, v) { throw unsupported(key, v, "flow-matching sigmas are not a VP schedule") }
       case "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "use_lu_lambdas":
@@ -234,8 +247,8 @@ public struct SchedulerConfig: Sendable, Equatable {
     if c.stepsOffset != 0 { c.notApplied.append("steps_offset = \(c.stepsOffset): the time grid is the testbed's --grid") }
     if json["timestep_spacing"] != nil { c.notApplied.append("timestep_spacing = \(c.timestepSpacing.rawValue): the time grid is the testbed's --grid") }
     if isDPM {
-      if c.algorithmType == .sdeDPMSolver || c.algorithmType == .sdeDPMSolverPlusPlus {
-        c.loopUnsupported.append("algorithm_type = \(c.algorithmType.rawValue): a stochastic sampler whose noise (torch's generator) cannot be given")
+      if c.algorithmType == .sdeDPMSolver && c.solverOrder == 3 {
+        c.loopUnsupported.append("algorithm_type = sde-dpmsolver with solver_order = 3: diffusers has no third-order sde-dpmsolver update")
       }
       if c.algorithmType != .dpmSolverPlusPlus && c.algorithmType != .sdeDPMSolverPlusPlus && c.finalSigmasType == .zero {
         throw InvalidInput("final_sigmas_type", "zero is not supported with algorithm_type \(c.algorithmType.rawValue) (diffusers refuses it too): choose sigma_min")

@@ -90,13 +90,13 @@ public struct SweepRules: Sendable {
   /// Whether the sweep differentiates the sampler's own steps (M = N always: DTO-like and reversible methods).
   public var sweepsTheSamplersSteps = false
 
-  /// `uses`: the reversible samplers' options the method takes (every other one is rejected with `unusedOptions`).
+  /// `uses`: the reversible samplers' options (and AdjointDEIS's `adjoint-form`) the method takes (every other one is rejected with `unusedOptions`).
   public init(odeSampler: SamplerKind, defaultStates: StateChoice = .recorded, unusedOptions: [GradientOption], uses: [GradientOption] = [],
               unavailableStates: [StateChoice: String] = [:], onlySampler: (kind: SamplerKind, reason: String)? = nil,
               sweepsTheSamplersSteps: Bool = false) {
     self.odeSampler = odeSampler
     self.defaultStates = defaultStates
-    self.unusedOptions = unusedOptions + GradientOption.reversibleSampler.filter { !uses.contains($0) }
+    self.unusedOptions = unusedOptions + (GradientOption.reversibleSampler + [.adjointForm]).filter { !uses.contains($0) }
     self.unavailableStates = unavailableStates
     self.onlySampler = onlySampler
     self.sweepsTheSamplersSteps = sweepsTheSamplersSteps
