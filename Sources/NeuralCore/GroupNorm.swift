@@ -101,8 +101,11 @@ struct GroupNorm: Sendable {
     KernelProfile.time(.groupNormBackward) { backwardPass(dy, input: x, stats, p, g) }
   }
 
-  private func backwardPass<S: BLASScalar>(
-    _ dy: Activation<S>, input x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?
+  /// The reverse pass; with `silu`, `dy` is the adjoint of silu(y) (`backwardSiLU`): each channel plane of y is
+  /// recomputed as `recompute` has it and SiLU's adjoint applied into dx first, which then serves as dy in place.
+  func backwardPass<S: BLASScalar>(
+    _ dy: Activation<S>, input x: Activation<S>, _ stats: Statistics, _ p: UnsafePointer<S>, _ g: UnsafeMutablePointer<S>?,
+    silu: Bool = false
   ) -> Activation<S> {
     let cpg = channels / groups, hw = x.pixels, batch = x.batch
     var dx = [S](unsafeUninitializedCapacity: x.count) { _, n in n = x.count }  // every entry written below
@@ -110,14 +113,24 @@ struct GroupNorm: Sendable {
       dy.data.withUnsafeBufferPointer { dyp in
         dx.withUnsafeMutableBufferPointer { dxp in
           // parallel over groups (disjoint channels, so disjoint parameter gradients); images in order within
-          ParallelRanges.forEach(groups, costPerItem: 3 * batch * cpg * hw) { range in
+          ParallelRanges.forEach(groups, costPerItem: (silu ? 8 : 3) * batch * cpg * hw) { range in
+            let normed = silu ? UnsafeMutablePointer<S>.allocate(capacity: 2 * hw) : nil
+            defer { normed?.deallocate() }
+            // the plane's dy: dy itself, or dn = da silu'(n) written into dx
+            let source = silu ? UnsafePointer(dxp.baseAddress!) : dyp.baseAddress!
             for gr in range {
               for b in 0..<batch {
                 let mean = S(stats.values[2 * (b * groups + gr)]), rstd = S(stats.values[2 * (b * groups + gr) + 1])
                 var sumDxhat: S = 0, sumDxhatXhat: S = 0
                 for c in gr * cpg..<(gr + 1) * cpg {
                   let base = (c * batch + b) * hw
-                  let (sdy, sdyx0) = Self.sumAndCentredDot(dyp.baseAddress! + base, xp.baseAddress! + base, hw, mean)
+                  if let normed {
+                    let a = rstd * p[weight.offset + c], shift = p[bias.offset + c] - mean * a
+                    for i in 0..<hw { normed[i] = xp[base + i] * a + shift }
+                    (dxp.baseAddress! + base).update(from: dyp.baseAddress! + base, count: hw)
+                    SiLU.backwardInPlace(dxp.baseAddress! + base, input: normed, hw, normed + hw)
+                  }
+                  let (sdy, sdyx0) = Self.sumAndCentredDot(source + base, xp.baseAddress! + base, hw, mean)
                   let sdyx = sdyx0 * rstd
                   let gamma = p[weight.offset + c]
                   sumDxhat += sdy * gamma
@@ -134,7 +147,7 @@ struct GroupNorm: Sendable {
                   let gamma = p[weight.offset + c]
                   // dx = rstd gamma dy - rstd m1 - rstd^2 m2 (x - mean)
                   let a = rstd * gamma, k = rstd * rstd * m2, shift = -rstd * m1 + k * mean
-                  for i in base..<base + hw { dxp[i] = a * dyp[i] - k * xp[i] + shift }
+                  for i in base..<base + hw { dxp[i] = a * source[i] - k * xp[i] + shift }
                 }
               }
             }
