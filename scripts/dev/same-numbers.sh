@@ -25,6 +25,11 @@ cases=(
   "--config $c --solver adjointdpm-midpoint/exact --steps 12"
   "--config examples/mixture-discrete.json --solver adjointdeis-2m"
   "--config examples/mixture-full-cov.json --solver adjointdeis-1/exact --grid lambda"
+  "--config $c --solver adjointdeis-2m --adjoint-form angle --grid lambda"
+  "--config $c --solver adjointdeis-2m/data --sampler-steps 15 --steps 15"
+  "--config examples/mixture-fm.json --solver adjointdeis-1"
+  "--config examples/mixture-fm.json --solver adjointdeis-2m/data"
+  "--config examples/mixture-edm.json --solver adjointdeis-1/data --grid lambda"
 )
 i=0
 for args in "${cases[@]}"; do

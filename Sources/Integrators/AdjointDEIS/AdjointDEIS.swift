@@ -50,49 +50,51 @@ public struct AdjointDEIS: Sendable {
   public func solve<M: NoisePredictor>(
     model: M, grid: TimeGrid, states: AdjointStates, z: Conditioning, samplingGrid: TimeGrid? = nil, aX0: [Double]
   ) throws -> AdjointSolution {
-    let d = model.dataDimension, m = model.conditionDimension
-    try validateAdjointInputs(aX0: aX0, dimension: d, z: z, conditionDimension: m, samplingGrid: samplingGrid)
-    var walker = try StateWalker(source: states, grid: grid, dimension: d)
-    let k = dynamics.factor
-    var ax = aX0
-    var az = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
-    var atheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
-    // The histories of V, W, U (newest first); W's restarts with every new z bucket.
-    var hv = History(depth: rule.order), hw = History(depth: rule.order), hu = History(depth: rule.order)
-    var previousBucket: Int? = nil
-    var evaluations = EvaluationCount()
-
-    for i in 0..<grid.steps {
-      let (t, s) = (i, i + 1)
-      let bucket = samplingGrid.map { $0.samplingStep(containing: 0.5 * (grid.times[t] + grid.times[s])) } ?? 0
-      let x = try walker.state(t)
-      let vjp = try model.vjp(x, z: z.z(step: bucket), t: grid.times[t], batch: 1, cotangent: ax, wantParameters: wantParameters)
-      evaluations.vjp += 1
-      walker.advance(from: t, eps: vjp.eps)
-      if grid.alphas[s] == 0 {  // the last step, to pure noise: data-prediction form (docs/math.md#noise-end)
-        try noiseEndStep(ax: &ax, az: &az[bucket], atheta: &atheta, vjp: vjp, grid: grid, from: t, to: s)
-        continue
+    var eps = EpsFormStep(rule: rule, factor: dynamics.factor)
+    return try sweepAdjoint(model: model, grid: grid, states: states, z: z, samplingGrid: samplingGrid, aX0: aX0,
+                            wantParameters: wantParameters) { step, ax, az, atheta in
+      if grid.alphas[step.s] == 0 {  // the last step, to pure noise: data-prediction form (docs/math.md#noise-end)
+        try noiseEndStep(ax: &ax, az: &az, atheta: &atheta, vjp: step.vjp, grid: grid, from: step.t, to: step.s)
+      } else {
+        eps.step(ax: &ax, az: &az, atheta: &atheta, vjp: step.vjp, grid: grid, from: step.t, to: step.s, bucket: step.bucket)
       }
-
-      let (alphaT, alphaS, sigmaS) = (grid.alphas[t], grid.alphas[s], grid.sigmas[s])
-      // V_i = alpha_t^2 a_x^T J, W_i = alpha_t a_x^T d eps/dz, U_i = alpha_t a_x^T d eps/dtheta  (docs/math.md#adjoint-in-lambda)
-      hv.push(vjp.x.map { alphaT * alphaT * $0 })
-      hu.push(vjp.theta.map { alphaT * $0 })
-      if previousBucket != bucket { hw.removeAll() }
-      hw.push(vjp.z.map { alphaT * $0 })
-      previousBucket = bucket
-      let step = ExponentialStep(grid: grid, from: t, to: s, history: rule.order)
-      let w = rule.relativeWeights(step, available: rule.available(step, held: hv.count))
-      // a_x(s) = (alpha_t/alpha_s) a_x(t) + k (sigma_s/alpha_s^2)(e^h - 1) [V_i + sum_j w_j (differences of V)]
-      // (docs/math.md#adjointdeis-2m; k = 2 for the SDE, docs/math.md#adjoint-sde)
-      let cx = k * sigmaS / (alphaS * alphaS) * step.expm1h
-      ExponentialStep.applyFactored(&ax, linear: alphaT / alphaS, scale: cx, weights: w, history: hv)
-      // a_z(s) = a_z(t) + k (sigma_s/alpha_s)(e^h - 1) [W_i + ...]; a_theta alike with U.
-      let cz = k * sigmaS / alphaS * step.expm1h
-      let wz = rule.relativeWeights(step, available: rule.available(step, held: hw.count))
-      ExponentialStep.applyFactored(&az[bucket], linear: 1, scale: cz, weights: wz, history: hw)
-      if !atheta.isEmpty { ExponentialStep.applyFactored(&atheta, linear: 1, scale: cz, weights: w, history: hu) }
     }
-    return AdjointSolution(ax: ax, az: az, atheta: atheta, evaluations: evaluations)
+  }
+}
+
+/// AdjointDEIS's step in the eps form (docs/math.md#adjointdeis-2m), with the k-deep histories of its integrands
+/// V, W, U (newest first; W's restarts with every new z bucket). `factor` is k = 1 for the ODE, 2 for the SDE
+/// (docs/math.md#adjoint-sde).
+struct EpsFormStep {
+  let rule: any MultistepRule
+  let factor: Double
+  var hv: History, hw: History, hu: History
+  var previousBucket: Int? = nil
+
+  init(rule: any MultistepRule, factor: Double = 1) {
+    self.rule = rule
+    self.factor = factor
+    (hv, hw, hu) = (History(depth: rule.order), History(depth: rule.order), History(depth: rule.order))
+  }
+
+  mutating func step(ax: inout [Double], az: inout [Double], atheta: inout [Double], vjp: NoiseVJP, grid: TimeGrid,
+                     from t: Int, to s: Int, bucket: Int) {
+    let (alphaT, alphaS, sigmaS) = (grid.alphas[t], grid.alphas[s], grid.sigmas[s])
+    // V_i = alpha_t^2 a_x^T J, W_i = alpha_t a_x^T d eps/dz, U_i = alpha_t a_x^T d eps/dtheta  (docs/math.md#adjoint-in-lambda)
+    hv.push(vjp.x.map { alphaT * alphaT * $0 })
+    hu.push(vjp.theta.map { alphaT * $0 })
+    if previousBucket != bucket { hw.removeAll() }
+    hw.push(vjp.z.map { alphaT * $0 })
+    previousBucket = bucket
+    let step = ExponentialStep(grid: grid, from: t, to: s, history: rule.order)
+    let w = rule.relativeWeights(step, available: rule.available(step, held: hv.count))
+    // a_x(s) = (alpha_t/alpha_s) a_x(t) + k (sigma_s/alpha_s^2)(e^h - 1) [V_i + sum_j w_j (differences of V)]
+    let cx = factor * sigmaS / (alphaS * alphaS) * step.expm1h
+    ExponentialStep.applyFactored(&ax, linear: alphaT / alphaS, scale: cx, weights: w, history: hv)
+    // a_z(s) = a_z(t) + k (sigma_s/alpha_s)(e^h - 1) [W_i + ...]; a_theta alike with U.
+    let cz = factor * sigmaS / alphaS * step.expm1h
+    let wz = rule.relativeWeights(step, available: rule.available(step, held: hw.count))
+    ExponentialStep.applyFactored(&az, linear: 1, scale: cz, weights: wz, history: hw)
+    if !atheta.isEmpty { ExponentialStep.applyFactored(&atheta, linear: 1, scale: cz, weights: w, history: hu) }
   }
 }

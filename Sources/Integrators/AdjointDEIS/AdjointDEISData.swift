@@ -26,26 +26,16 @@ public struct AdjointDEISData: Sendable {
     model: M, grid: TimeGrid, states: AdjointStates, z: Conditioning, samplingGrid: TimeGrid? = nil, aX0: [Double]
   ) throws -> AdjointSolution {
     let d = model.dataDimension, m = model.conditionDimension
-    try validateAdjointInputs(aX0: aX0, dimension: d, z: z, conditionDimension: m, samplingGrid: samplingGrid)
-    var walker = try StateWalker(source: states, grid: grid, dimension: d)
-    var ax = aX0
-    var az = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
-    var atheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
     // The previous point's (index, Vt, Wt, Ut); Wt's restarts with every new z bucket.
     var previous: (i: Int, v: [Double], w: [Double]?, u: [Double])? = nil
     var previousBucket: Int? = nil
-    var evaluations = EvaluationCount()
-    var eps = EpsHalf(rule: rule)
-    for i in 0..<grid.steps {
-      let (t, s) = (i, i + 1)
-      let bucket = samplingGrid.map { $0.samplingStep(containing: 0.5 * (grid.times[t] + grid.times[s])) } ?? 0
-      let x = try walker.state(t)
-      let vjp = try model.vjp(x, z: z.z(step: bucket), t: grid.times[t], batch: 1, cotangent: ax, wantParameters: wantParameters)
-      evaluations.vjp += 1
-      walker.advance(from: t, eps: vjp.eps)
+    var eps = EpsFormStep(rule: rule)
+    return try sweepAdjoint(model: model, grid: grid, states: states, z: z, samplingGrid: samplingGrid, aX0: aX0,
+                            wantParameters: wantParameters) { step, ax, az, atheta in
+      let (t, s, bucket, vjp) = (step.t, step.s, step.bucket, step.vjp)
       if grid.lambdas[s] >= 0 {  // the high-SNR half: the eps form (docs/math.md#adjoint-data-form)
-        eps.step(ax: &ax, az: &az[bucket], atheta: &atheta, vjp: vjp, grid: grid, from: t, to: s, bucket: bucket)
-        continue
+        eps.step(ax: &ax, az: &az, atheta: &atheta, vjp: vjp, grid: grid, from: t, to: s, bucket: bucket)
+        return
       }
       let sigmaT = grid.sigmas[t]
       let v = (0..<d).map { sigmaT * (ax[$0] - sigmaT * vjp.x[$0]) }
@@ -64,12 +54,11 @@ public struct AdjointDEISData: Sendable {
       let du = slope(u, previous?.u, p)
       let sigmaS = grid.sigmas[s]
       for j in 0..<d { ax[j] = (sigmaT * ax[j] + w0 * v[j] + w1 * (dv?[j] ?? 0)) / sigmaS }
-      for j in 0..<m { az[bucket][j] += w0 * w[j] + w1 * (dw?[j] ?? 0) }
+      for j in 0..<m { az[j] += w0 * w[j] + w1 * (dw?[j] ?? 0) }
       for j in 0..<atheta.count { atheta[j] += w0 * u[j] + w1 * (du?[j] ?? 0) }
       previous = (t, v, w, u)
       previousBucket = bucket
     }
-    return AdjointSolution(ax: ax, az: az, atheta: atheta, evaluations: evaluations)
   }
 
   /// `int_h^0 u e^u du = e^h - 1 - h e^h` (-1 at h = -inf, the step to pure noise), by its series `sum_n (1 - n) h^n / n!`
@@ -86,33 +75,5 @@ public struct AdjointDEISData: Sendable {
       if abs(add) <= 1e-17 * abs(sum) { break }
     }
     return sum
-  }
-}
-
-/// AdjointDEIS's eps-form step (docs/math.md#adjointdeis-2m) for the high-SNR half of `AdjointDEISData`.
-struct EpsHalf {
-  let rule: any MultistepRule
-  var hv: History, hw: History, hu: History
-  var previousBucket: Int? = nil
-
-  init(rule: any MultistepRule) {
-    self.rule = rule
-    (hv, hw, hu) = (History(depth: rule.order), History(depth: rule.order), History(depth: rule.order))
-  }
-
-  mutating func step(ax: inout [Double], az: inout [Double], atheta: inout [Double], vjp: NoiseVJP, grid: TimeGrid,
-                     from t: Int, to s: Int, bucket: Int) {
-    let (alphaT, alphaS, sigmaS) = (grid.alphas[t], grid.alphas[s], grid.sigmas[s])
-    hv.push(vjp.x.map { alphaT * alphaT * $0 })
-    hu.push(vjp.theta.map { alphaT * $0 })
-    if previousBucket != bucket { hw.removeAll() }
-    hw.push(vjp.z.map { alphaT * $0 })
-    previousBucket = bucket
-    let step = ExponentialStep(grid: grid, from: t, to: s, history: rule.order)
-    let w = rule.relativeWeights(step, available: rule.available(step, held: hv.count))
-    ExponentialStep.applyFactored(&ax, linear: alphaT / alphaS, scale: sigmaS / (alphaS * alphaS) * step.expm1h, weights: w, history: hv)
-    let cz = sigmaS / alphaS * step.expm1h
-    ExponentialStep.applyFactored(&az, linear: 1, scale: cz, weights: rule.relativeWeights(step, available: rule.available(step, held: hw.count)), history: hw)
-    if !atheta.isEmpty { ExponentialStep.applyFactored(&atheta, linear: 1, scale: cz, weights: w, history: hu) }
   }
 }

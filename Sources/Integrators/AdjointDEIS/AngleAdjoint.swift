@@ -95,23 +95,11 @@ public struct AngleAdjoint: Sendable {
     model: M, grid: TimeGrid, states: AdjointStates, z: Conditioning, samplingGrid: TimeGrid? = nil, aX0: [Double]
   ) throws -> AdjointSolution {
     let d = model.dataDimension, m = model.conditionDimension
-    try validateAdjointInputs(aX0: aX0, dimension: d, z: z, conditionDimension: m, samplingGrid: samplingGrid)
-    var walker = try StateWalker(source: states, grid: grid, dimension: d)
-    var ax = aX0
-    var az = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
-    var atheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
     var previous: (phi: Double, g: [Double], gz: [Double], gtheta: [Double], bucket: Int)? = nil
-    var evaluations = EvaluationCount()
     let phis = zip(grid.alphas, grid.sigmas).map { atan2($0.1, $0.0) }
-
-    for i in 0..<grid.steps {
-      let (t, s) = (i, i + 1)
-      let bucket = samplingGrid.map { $0.samplingStep(containing: 0.5 * (grid.times[t] + grid.times[s])) } ?? 0
-      let x = try walker.state(t)
-      let vjp = try model.vjp(x, z: z.z(step: bucket), t: grid.times[t], batch: 1, cotangent: ax, wantParameters: wantParameters)
-      evaluations.vjp += 1
-      walker.advance(from: t, eps: vjp.eps)
-
+    return try sweepAdjoint(model: model, grid: grid, states: states, z: z, samplingGrid: samplingGrid, aX0: aX0,
+                            wantParameters: wantParameters) { step, ax, az, atheta in
+      let (t, s, bucket, vjp) = (step.t, step.s, step.bucket, step.vjp)
       let (alphaT, sigmaT, alphaS, sigmaS) = (grid.alphas[t], grid.sigmas[t], grid.alphas[s], grid.sigmas[s])
       let (phiT, phiS) = (phis[t], phis[s])
       let (a, b) = output.coefficients(alpha: alphaT, sigma: sigmaT)
@@ -143,7 +131,7 @@ public struct AngleAdjoint: Sendable {
       for r in 0..<m {
         var value = o0 * gz[r]
         if let zSlope, let p = previous { value += o1 * zSlope * (gz[r] - p.gz[r]) }
-        az[bucket][r] -= value
+        az[r] -= value
       }
       for r in 0..<atheta.count {
         var value = o0 * gtheta[r]
@@ -152,6 +140,5 @@ public struct AngleAdjoint: Sendable {
       }
       previous = (phiT, g, gz, gtheta, bucket)
     }
-    return AdjointSolution(ax: ax, az: az, atheta: atheta, evaluations: evaluations)
   }
 }

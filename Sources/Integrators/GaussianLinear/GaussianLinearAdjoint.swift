@@ -37,25 +37,13 @@ public struct GaussianLinearAdjoint: Sendable {
     guard linearPart.dimension == d else {
       throw InvalidInput("linear-part", "the data statistics have dimension \(linearPart.dimension), the model \(d)")
     }
-    try validateAdjointInputs(aX0: aX0, dimension: d, z: z, conditionDimension: m, samplingGrid: samplingGrid)
-    var walker = try StateWalker(source: states, grid: grid, dimension: d)
     let kappa = dynamics.factor, s2 = linearPart.meanVariance
     let (variances, period) = linearPart.distinctVariances
-    var ax = aX0
-    var az = [[Double]](repeating: [Double](repeating: 0, count: m), count: z.count)
-    var atheta = [Double](repeating: 0, count: wantParameters ? model.parameterCount : 0)
     // The last q residuals N, a_z and a_theta integrands W^, U^ and their lambdas, newest first.
     var history: [(lambda: Double, n: [Double], w: [Double], u: [Double], bucket: Int)] = []
-    var evaluations = EvaluationCount()
-
-    for i in 0..<grid.steps {
-      let (t, s) = (i, i + 1)
-      let bucket = samplingGrid.map { $0.samplingStep(containing: 0.5 * (grid.times[t] + grid.times[s])) } ?? 0
-      let x = try walker.state(t)
-      let vjp = try model.vjp(x, z: z.z(step: bucket), t: grid.times[t], batch: 1, cotangent: ax, wantParameters: wantParameters)
-      evaluations.vjp += 1
-      walker.advance(from: t, eps: vjp.eps)
-
+    return try sweepAdjoint(model: model, grid: grid, states: states, z: z, samplingGrid: samplingGrid, aX0: aX0,
+                            wantParameters: wantParameters) { step, ax, az, atheta in
+      let (t, s, bucket, vjp) = (step.t, step.s, step.bucket, step.vjp)
       let (lt, ls) = (grid.lambdas[t], grid.lambdas[s])
       let (alphaT, sigmaT, alphaS) = (grid.alphas[t], grid.sigmas[t], grid.alphas[s])
 
@@ -88,9 +76,8 @@ public struct GaussianLinearAdjoint: Sendable {
       let zWeights = sameBucket == q ? weights.o
         : LinearStepWeights(variances: [], meanVariance: s2, nodes: history.prefix(sameBucket).map(\.lambda), to: ls,
                             kappa: kappa, quadrature: quadrature, zGrowth: zGrowth, sigma: sigmaOfLambda).o
-      for j in 0..<sameBucket { for r in 0..<m { az[bucket][r] += zWeights[j] * history[j].w[r] } }
+      for j in 0..<sameBucket { for r in 0..<m { az[r] += zWeights[j] * history[j].w[r] } }
       for j in 0..<q { for r in 0..<atheta.count { atheta[r] += weights.o[j] * history[j].u[r] } }
     }
-    return AdjointSolution(ax: ax, az: az, atheta: atheta, evaluations: evaluations)
   }
 }
