@@ -11,4 +11,12 @@ public enum KernelSwitches {
   nonisolated(unsafe) public static var winogradF4x3Float64 = false
   /// GroupNorm + SiLU as one pass each way (`GroupNorm.forwardSiLU`, `backwardSiLU`) instead of separate layers.
   nonisolated(unsafe) public static var fuseGroupNormSiLU = true
+
+  /// The Float32 variants above all on (the defaults) or all off (the kernels before them: F(2x2, 3x3) Winograd,
+  /// weight transforms in every pass, separate GroupNorm and SiLU passes), for measuring before against after.
+  public static func setAll(_ on: Bool) {
+    cacheWinogradWeights = on
+    winogradF4x3Float32 = on
+    fuseGroupNormSiLU = on
+  }
 }

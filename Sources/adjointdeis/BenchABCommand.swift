@@ -44,9 +44,7 @@ struct BenchABCommand: ParsableCommand {
     }
     if variant == "all" {
       return { new in
-        KernelSwitches.cacheWinogradWeights = new
-        KernelSwitches.winogradF4x3Float32 = new
-        KernelSwitches.fuseGroupNormSiLU = new
+        KernelSwitches.setAll(new)
         return new ? "issue 20's kernels (F(4x4) in Float32, cached weight transforms, fused GroupNorm + SiLU)" : "the kernels before issue 20"
       }
     }

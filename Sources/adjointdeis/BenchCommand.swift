@@ -46,6 +46,8 @@ struct BenchUNetCommand: ParsableCommand {
   var contendedLoad: Double = BenchRounds.defaultContendedLoad
   @Option(help: "Seconds to wait at most, before each round, for the load to fall below --contended-load.") var settle: Double = 0
   @Flag(help: "Per-kernel time of forward + VJP (and PyTorch's per-operator profile) instead of the table.") var profile: Bool = false
+  @Flag(help: "NeuralCore with the kernels before issue 20 (F(2x2, 3x3) Winograd, weight transforms in every pass, separate GroupNorm and SiLU): the 'before' of a profile or table.")
+  var baselineKernels: Bool = false
   @Flag(help: "Skip the PyTorch column and the memory comparison.") var noPytorch: Bool = false
   @Option(help: "Python interpreter with torch and diffusers.") var python: String = "python3"
   @Option(help: "The PyTorch side.") var pytorchScript: String = "scripts/bench_pytorch.py"
@@ -72,6 +74,7 @@ struct BenchUNetCommand: ParsableCommand {
       }
     }
     setBLASThreads(threads)
+    if baselineKernels { KernelSwitches.setAll(false) }
     let reference = noPytorch ? nil : try pytorchReference()
     let loadBefore = Self.loadAverage()
     if profile {
@@ -207,7 +210,7 @@ struct BenchUNetCommand: ParsableCommand {
     let unavailable = reference == nil ? "PyTorch column skipped (--no-pytorch)" : reference?.unavailable.map { "PyTorch column unavailable: \($0)" }
     let header = """
       UNet \(model): \(unet.parameterCount) parameters, \(size)x\(size)x\(c.inChannels); \(threads) threads
-      CPU \(MachineInfo.cpuModel) (\(MachineInfo.vectorISA)); OpenBLAS kernels \(OpenBLASKernels.coreName) (\(OpenBLASKernels.kernelISA); \(OpenBLASKernels.config); environment: \(OpenBLASKernels.environment))\(torchMachine.isEmpty ? "" : "; " + torchMachine)
+      CPU \(MachineInfo.cpuModel) (\(MachineInfo.vectorISA)); OpenBLAS kernels \(OpenBLASKernels.coreName) (\(OpenBLASKernels.kernelISA); \(OpenBLASKernels.config); environment: \(OpenBLASKernels.environment))\(torchMachine.isEmpty ? "" : "; " + torchMachine)\(baselineKernels ? "; NeuralCore with the kernels before issue 20 (--baseline-kernels)" : "")
       median of \(runs) runs after a warm-up per round; \(rounds) rounds, odd ones PyTorch first; contended: load above \(contendedLoad) before the round (waited up to \(Int(settle)) s for it)\(torchVersion.isEmpty ? "" : "; \(torchVersion), scripts/bench_pytorch.py")
       """
     let body = """
@@ -226,7 +229,8 @@ struct BenchUNetCommand: ParsableCommand {
   /// Peak resident memory of one forward + VJP (all parameters) in a fresh process for each side.
   private func memoryLine<S: BLASScalar>(_: S.Type, config: String, batch b: Int) throws -> String {
     let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    let ours = try Self.runProcess(exe, ["bench", "unet-memory", "--model", model, "--batch", "\(b)", "--dtype", S.dtypeName, "--threads", "\(threads)"])
+    let ours = try Self.runProcess(exe, ["bench", "unet-memory", "--model", model, "--batch", "\(b)", "--dtype", S.dtypeName, "--threads", "\(threads)"]
+                                  + (baselineKernels ? ["--baseline-kernels"] : []))
     guard ours.status == 0, let oursJSON = Self.jsonObject(ours.output), let nPeak = oursJSON["peak_rss_mb"] as? Double,
       let nBase = oursJSON["rss_before_mb"] as? Double
     else { return "peak RSS: bench unet-memory failed (exit \(ours.status)): \(ours.output.prefix(200))" }
@@ -311,11 +315,13 @@ struct BenchUNetMemoryCommand: ParsableCommand {
   @Option(help: "Images per batch.") var batch: Int = 8
   @Option(help: "float32 | float64") var dtype: BenchPrecision = .float32
   @Option(help: "OpenBLAS threads.") var threads: Int = 2
+  @Flag(help: "The kernels before issue 20 (as bench unet --baseline-kernels).") var baselineKernels: Bool = false
 
   func run() throws {
     try Check.positive(batch, "batch")
     try Check.positive(threads, "threads")
     setBLASThreads(threads)
+    if baselineKernels { KernelSwitches.setAll(false) }
     switch dtype {
     case .float32: try measure(Float.self)
     case .float64: try measure(Double.self)

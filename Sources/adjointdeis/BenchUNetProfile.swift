@@ -11,6 +11,7 @@ extension BenchUNetCommand {
     guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
     var out: [String] = [
       "UNet \(model), \(S.dtypeName), \(threads) threads; CPU \(MachineInfo.cpuModel) (\(MachineInfo.vectorISA)); OpenBLAS kernels \(OpenBLASKernels.coreName) (\(OpenBLASKernels.kernelISA))"
+      + (baselineKernels ? "; NeuralCore with the kernels before issue 20 (--baseline-kernels)" : "")
     ]
     for b in batch {
       var rng = SeededGenerator(seed: 1)
