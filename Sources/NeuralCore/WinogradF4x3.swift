@@ -114,43 +114,32 @@ struct WinogradF4x3: WinogradTiling {
 
   // MARK: - activations
 
-  /// V = B^T d B for every 6x6 patch, a row of tiles at a time: B^T down the columns of the row's six padded image
-  /// rows at once (contiguous along x), then B^T along each result row for all its tiles together, from the row split
-  /// by x mod 4 (`e[4 tx + j]` is phase j mod 4 at tx + j / 4), so that both passes run along contiguous memory and
-  /// the stores of one xi are contiguous in tx. The same operations per element as patch by patch.
   func transformInput<S: BLASScalar>(_ x: UnsafePointer<S>, batch: Int, _ b0: Int, _ n: Int, _ v: UnsafeMutablePointer<S>) {
     let h = height, w = width, hw = h * w, th = tileRows, tw = tileColumns, pw = paddedWidth
     let tiles = n * tilesPerImage, stride = Self.xiStride(inChannels * tiles)
     ParallelRanges.forEach(inChannels, costPerItem: 40 * tiles) { range in
-      let phaseLength = tw + 1
-      let scratch = UnsafeMutablePointer<S>.allocate(capacity: paddedHeight * pw + 6 * pw + 4 * phaseLength)
-      defer { scratch.deallocate() }
-      let padded = scratch, columns = scratch + paddedHeight * pw, phases = columns + 6 * pw
+      let padded = UnsafeMutablePointer<S>.allocate(capacity: paddedHeight * pw + 36)
+      defer { padded.deallocate() }
       padded.update(repeating: 0, count: paddedHeight * pw)
-      let (p0, p1, p2, p3) = (phases, phases + phaseLength, phases + 2 * phaseLength, phases + 3 * phaseLength)
+      let t = padded + paddedHeight * pw  // B^T d of one patch, 6 x 6
       for c in range {
         for i in 0..<n {
           let src = x + (c * batch + b0 + i) * hw
           for y in 0..<h { (padded + (y + 1) * pw + 1).update(from: src + y * w, count: w) }
           let out = v + c * tiles + i * tilesPerImage
           for ty in 0..<th {
-            let d = padded + 4 * ty * pw
-            for u in 0..<pw {
-              let r = Self.bt(d[u], d[pw + u], d[2 * pw + u], d[3 * pw + u], d[4 * pw + u], d[5 * pw + u])
-              columns[u] = r.0; columns[pw + u] = r.1; columns[2 * pw + u] = r.2
-              columns[3 * pw + u] = r.3; columns[4 * pw + u] = r.4; columns[5 * pw + u] = r.5
-            }
-            for r in 0..<6 {
-              let e = columns + r * pw
-              for k in 0..<tw {
-                p0[k] = e[4 * k]; p1[k] = e[4 * k + 1]; p2[k] = e[4 * k + 2]; p3[k] = e[4 * k + 3]
+            let o = out + ty * tw
+            for tx in 0..<tw {
+              let d = padded + 4 * ty * pw + 4 * tx
+              for j in 0..<6 {
+                let r = Self.bt(d[j], d[pw + j], d[2 * pw + j], d[3 * pw + j], d[4 * pw + j], d[5 * pw + j])
+                t[j] = r.0; t[6 + j] = r.1; t[12 + j] = r.2; t[18 + j] = r.3; t[24 + j] = r.4; t[30 + j] = r.5
               }
-              p0[tw] = e[4 * tw]; p1[tw] = e[4 * tw + 1]
-              let dst = out + ty * tw + 6 * r * stride
-              for tx in 0..<tw {
-                let q = Self.bt(p0[tx], p1[tx], p2[tx], p3[tx], p0[tx + 1], p1[tx + 1])
-                dst[tx] = q.0; dst[stride + tx] = q.1; dst[2 * stride + tx] = q.2
-                dst[3 * stride + tx] = q.3; dst[4 * stride + tx] = q.4; dst[5 * stride + tx] = q.5
+              for r in 0..<6 {
+                let e = t + 6 * r
+                let q = Self.bt(e[0], e[1], e[2], e[3], e[4], e[5])
+                let dst = o + 6 * r * stride + tx
+                dst[0] = q.0; dst[stride] = q.1; dst[2 * stride] = q.2; dst[3 * stride] = q.3; dst[4 * stride] = q.4; dst[5 * stride] = q.5
               }
             }
           }
@@ -159,18 +148,12 @@ struct WinogradF4x3: WinogradTiling {
     }
   }
 
-  /// Y = A^T M A + bias for every tile, a row of tiles at a time: A^T down the six columns of all the row's M's
-  /// (contiguous in tx), then A^T along their rows, the four pixels of each tile gathered from four phase rows. The
-  /// same operations per element as tile by tile.
   func transformOutput<S: BLASScalar>(
     _ m: UnsafePointer<S>, bias: UnsafePointer<S>, batch: Int, _ b0: Int, _ n: Int, _ y: UnsafeMutablePointer<S>
   ) {
     let h = height, w = width, hw = h * w, th = tileRows, tw = tileColumns
     let tiles = n * tilesPerImage, stride = Self.xiStride(outChannels * tiles)
     ParallelRanges.forEach(outChannels, costPerItem: 40 * tiles) { range in
-      let scratch = UnsafeMutablePointer<S>.allocate(capacity: 28 * tw)
-      defer { scratch.deallocate() }
-      let columns = scratch, phases = scratch + 24 * tw  // columns[(6 r + j) tw + tx] = (A^T M)[r][j] of tile tx
       for o in range {
         let beta = bias[o]
         for i in 0..<n {
@@ -178,23 +161,20 @@ struct WinogradF4x3: WinogradTiling {
           let src = m + o * tiles + i * tilesPerImage
           for ty in 0..<th {
             let s = src + ty * tw
-            for j in 0..<6 {
-              for tx in 0..<tw {
-                let p = Self.at(s[j * stride + tx], s[(6 + j) * stride + tx], s[(12 + j) * stride + tx], s[(18 + j) * stride + tx],
-                                s[(24 + j) * stride + tx], s[(30 + j) * stride + tx])
-                columns[j * tw + tx] = p.0; columns[(6 + j) * tw + tx] = p.1; columns[(12 + j) * tw + tx] = p.2; columns[(18 + j) * tw + tx] = p.3
+            for tx in 0..<tw {
+              @inline(__always) func e(_ xi: Int) -> S { s[xi * stride + tx] }
+              // A^T M (4 x 6) column by column, then each of its rows times A
+              @inline(__always) func column(_ j: Int) -> (S, S, S, S) { Self.at(e(j), e(6 + j), e(12 + j), e(18 + j), e(24 + j), e(30 + j)) }
+              let p0 = column(0), p1 = column(1), p2 = column(2), p3 = column(3), p4 = column(4), p5 = column(5)
+              let base = dst + 4 * ty * w + 4 * tx
+              @inline(__always) func put(_ r: Int, _ q: (S, S, S, S)) {
+                let row = base + r * w
+                row[0] = q.0 + beta; row[1] = q.1 + beta; row[2] = q.2 + beta; row[3] = q.3 + beta
               }
-            }
-            for r in 0..<4 {
-              let q = columns + 6 * r * tw
-              for tx in 0..<tw {
-                let v = Self.at(q[tx], q[tw + tx], q[2 * tw + tx], q[3 * tw + tx], q[4 * tw + tx], q[5 * tw + tx])
-                phases[tx] = v.0 + beta; phases[tw + tx] = v.1 + beta; phases[2 * tw + tx] = v.2 + beta; phases[3 * tw + tx] = v.3 + beta
-              }
-              let row = dst + (4 * ty + r) * w
-              for tx in 0..<tw {
-                row[4 * tx] = phases[tx]; row[4 * tx + 1] = phases[tw + tx]; row[4 * tx + 2] = phases[2 * tw + tx]; row[4 * tx + 3] = phases[3 * tw + tx]
-              }
+              put(0, Self.at(p0.0, p1.0, p2.0, p3.0, p4.0, p5.0))
+              put(1, Self.at(p0.1, p1.1, p2.1, p3.1, p4.1, p5.1))
+              put(2, Self.at(p0.2, p1.2, p2.2, p3.2, p4.2, p5.2))
+              put(3, Self.at(p0.3, p1.3, p2.3, p3.3, p4.3, p5.3))
             }
           }
         }
@@ -202,37 +182,31 @@ struct WinogradF4x3: WinogradTiling {
     }
   }
 
-  /// dM = A dY A^T for every tile (the adjoint of `transformOutput`), a row of tiles at a time: A down the columns of
-  /// the row's four image rows (contiguous along x), then A along each result row for all tiles together, from the
-  /// row split by x mod 4. The same operations per element as tile by tile.
   func transformOutputGradient<S: BLASScalar>(_ dy: UnsafePointer<S>, batch: Int, _ b0: Int, _ n: Int, _ dm: UnsafeMutablePointer<S>) {
     let h = height, w = width, hw = h * w, th = tileRows, tw = tileColumns
     let tiles = n * tilesPerImage, stride = Self.xiStride(outChannels * tiles)
     ParallelRanges.forEach(outChannels, costPerItem: 40 * tiles) { range in
-      let scratch = UnsafeMutablePointer<S>.allocate(capacity: 6 * w + 4 * tw)
-      defer { scratch.deallocate() }
-      let columns = scratch, phases = scratch + 6 * w
-      let (p0, p1, p2, p3) = (phases, phases + tw, phases + 2 * tw, phases + 3 * tw)
       for o in range {
         for i in 0..<n {
           let src = dy + (o * batch + b0 + i) * hw
           let dst = dm + o * tiles + i * tilesPerImage
           for ty in 0..<th {
-            let g = src + 4 * ty * w
-            for u in 0..<w {
-              let c = Self.a(g[u], g[w + u], g[2 * w + u], g[3 * w + u])
-              columns[u] = c.0; columns[w + u] = c.1; columns[2 * w + u] = c.2
-              columns[3 * w + u] = c.3; columns[4 * w + u] = c.4; columns[5 * w + u] = c.5
-            }
-            for r in 0..<6 {
-              let e = columns + r * w
-              for k in 0..<tw { p0[k] = e[4 * k]; p1[k] = e[4 * k + 1]; p2[k] = e[4 * k + 2]; p3[k] = e[4 * k + 3] }
-              let d = dst + ty * tw + 6 * r * stride
-              for tx in 0..<tw {
-                let q = Self.a(p0[tx], p1[tx], p2[tx], p3[tx])
-                d[tx] = q.0; d[stride + tx] = q.1; d[2 * stride + tx] = q.2
-                d[3 * stride + tx] = q.3; d[4 * stride + tx] = q.4; d[5 * stride + tx] = q.5
+            let d = dst + ty * tw
+            for tx in 0..<tw {
+              let g = src + 4 * ty * w + 4 * tx
+              // A dY (6 x 4) column by column, then each of its rows times A^T
+              @inline(__always) func column(_ j: Int) -> (S, S, S, S, S, S) { Self.a(g[j], g[w + j], g[2 * w + j], g[3 * w + j]) }
+              let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+              @inline(__always) func put(_ r: Int, _ q: (S, S, S, S, S, S)) {
+                let p = d + 6 * r * stride + tx
+                p[0] = q.0; p[stride] = q.1; p[2 * stride] = q.2; p[3 * stride] = q.3; p[4 * stride] = q.4; p[5 * stride] = q.5
               }
+              put(0, Self.a(c0.0, c1.0, c2.0, c3.0))
+              put(1, Self.a(c0.1, c1.1, c2.1, c3.1))
+              put(2, Self.a(c0.2, c1.2, c2.2, c3.2))
+              put(3, Self.a(c0.3, c1.3, c2.3, c3.3))
+              put(4, Self.a(c0.4, c1.4, c2.4, c3.4))
+              put(5, Self.a(c0.5, c1.5, c2.5, c3.5))
             }
           }
         }
@@ -240,46 +214,32 @@ struct WinogradF4x3: WinogradTiling {
     }
   }
 
-  /// dx from dV (the adjoint of `transformInput`): B dV B^T of every tile accumulated into the padded image, a row of
-  /// tiles at a time, each 1-D pass for all the row's tiles together (contiguous in tx). Neighbouring patches overlap
-  /// by two columns, so a row's columns 4 tx + 4, 4 tx + 5 take tile tx's share before tile tx + 1's, as tile by tile:
-  /// the same operations in the same order per element.
   func transformInputGradient<S: BLASScalar>(_ dv: UnsafePointer<S>, batch: Int, _ b0: Int, _ n: Int, _ dx: UnsafeMutablePointer<S>) {
     let h = height, w = width, hw = h * w, th = tileRows, tw = tileColumns, pw = paddedWidth
     let tiles = n * tilesPerImage, stride = Self.xiStride(inChannels * tiles)
     ParallelRanges.forEach(inChannels, costPerItem: 48 * tiles) { range in
-      let scratch = UnsafeMutablePointer<S>.allocate(capacity: paddedHeight * pw + 42 * tw)
-      defer { scratch.deallocate() }
-      // columns[(6 k + j) tw + tx]: row k, column j of B dV of tile tx; shares[m tw + tx]: column m of one row of B dV B^T
-      let padded = scratch, columns = scratch + paddedHeight * pw, shares = columns + 36 * tw
+      let padded = UnsafeMutablePointer<S>.allocate(capacity: paddedHeight * pw + 36)
+      defer { padded.deallocate() }
+      let t = padded + paddedHeight * pw  // B dV of one tile, 6 x 6
       for c in range {
         for i in 0..<n {
           padded.update(repeating: 0, count: paddedHeight * pw)
           let src = dv + c * tiles + i * tilesPerImage
           for ty in 0..<th {
             let s = src + ty * tw
-            for j in 0..<6 {
-              for tx in 0..<tw {
-                let r = Self.b(s[j * stride + tx], s[(6 + j) * stride + tx], s[(12 + j) * stride + tx], s[(18 + j) * stride + tx],
-                               s[(24 + j) * stride + tx], s[(30 + j) * stride + tx])
-                columns[j * tw + tx] = r.0; columns[(6 + j) * tw + tx] = r.1; columns[(12 + j) * tw + tx] = r.2
-                columns[(18 + j) * tw + tx] = r.3; columns[(24 + j) * tw + tx] = r.4; columns[(30 + j) * tw + tx] = r.5
+            for tx in 0..<tw {
+              for j in 0..<6 {
+                let e = s + j * stride + tx
+                let r = Self.b(e[0], e[6 * stride], e[12 * stride], e[18 * stride], e[24 * stride], e[30 * stride])
+                t[j] = r.0; t[6 + j] = r.1; t[12 + j] = r.2; t[18 + j] = r.3; t[24 + j] = r.4; t[30 + j] = r.5
               }
-            }
-            for k in 0..<6 {
-              let t = columns + 6 * k * tw
-              for tx in 0..<tw {
-                let q = Self.b(t[tx], t[tw + tx], t[2 * tw + tx], t[3 * tw + tx], t[4 * tw + tx], t[5 * tw + tx])
-                shares[tx] = q.0; shares[tw + tx] = q.1; shares[2 * tw + tx] = q.2
-                shares[3 * tw + tx] = q.3; shares[4 * tw + tx] = q.4; shares[5 * tw + tx] = q.5
+              let d = padded + 4 * ty * pw + 4 * tx
+              for r in 0..<6 {
+                let e = t + 6 * r
+                let q = Self.b(e[0], e[1], e[2], e[3], e[4], e[5])
+                let row = d + r * pw
+                row[0] += q.0; row[1] += q.1; row[2] += q.2; row[3] += q.3; row[4] += q.4; row[5] += q.5
               }
-              let row = padded + (4 * ty + k) * pw
-              @inline(__always) func add(_ m: Int) {
-                let share = shares + m * tw
-                for tx in 0..<tw { row[4 * tx + m] += share[tx] }
-              }
-              add(4); add(5)  // the overlap's earlier tile first
-              add(0); add(1); add(2); add(3)
             }
           }
           let out = dx + (c * batch + b0 + i) * hw
