@@ -2,15 +2,18 @@ import DiffusionCore
 import Integrators
 
 extension PipelineProblem {
-  /// The registry's view of this problem: the lockstep batch, the time range, (x_T, z) and the pixel loss.
+  /// The registry's view of this problem: the lockstep batch, the time range, (x_T, z) and the pixel loss (x_T the
+  /// continuous-time start, `start`).
   public var gradientProblem: GradientProblem<LockstepBatch<Model>, PixelLoss> {
-    get throws { try GradientProblem(model: model, schedule: schedule, T: T, tEps: tEps, xT: xT, z: .constant(z), loss: loss) }
+    get throws { try GradientProblem(model: model, schedule: schedule, T: T, tEps: tEps, xT: start, z: .constant(z), loss: loss) }
   }
 
   /// dL/dx_T (and dL/dz) with any gradient method of the registry (made with `wantParameters = false`: the lockstep
   /// batch exposes no parameters).
   public func gradient(_ method: any GradientMethod) throws -> GradientResult {
-    try method.gradient(try gradientProblem)
+    var r = try method.gradient(try gradientProblem)
+    if startScale != 1 { r.gradXT = r.gradXT.map { startScale * $0 } }  // in the draw (EDM: x_T = startScale draw)
+    return r
   }
 }
 
