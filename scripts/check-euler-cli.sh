@@ -42,6 +42,9 @@ for s in adjointdeis-2m/data rex-rk4 bdia adjointdpm-rk4; do
   succeeds "$bin" "${grad[@]}" --pipeline "$EDM" --solver $s --sampler-steps 6
 done
 succeeds "$bin" "${grad[@]}" --pipeline "$EDM" --pipeline-sampler continuous --sampler-steps 6
+succeeds "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-dynamic-mu.json" --mu 0.8 --pipeline-sampler continuous --grid shifted
+succeeds "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-dynamic-linear-mu.json" --mu 0.8 --solver adjointdeis-2m/data --grid shifted
+succeeds "$bin" guide --pipeline "$EDM" --target "$T" --seed 1 --steps 2 --sampler-steps 5 --methods dto,adjointdeis-2m/data --out "$tmp/guide4"
 succeeds "$bin" guide --pipeline "$FM" --target "$T" --seed 1 --steps 2 --sampler-steps 5 --methods dto,adjointdeis-1 --out "$tmp/guide3"
 if "$bin" invert --pipeline "$EDM" --image "$T" --sampler-steps 6 --output "$tmp/inv.safetensors" > "$tmp/out" 2> "$tmp/err" && grep -q '"round_trip_error"' "$tmp/out"; then
   ok=$((ok+1)); else echo "FAILED: invert on $EDM"; cat "$tmp/err"; bad=$((bad+1)); fi
@@ -52,6 +55,7 @@ for s in rex-rk4 bdia adjointdpm-rk4; do
 done
 refuses sampler "$bin" "${grad[@]}" --pipeline "$FM" --solver dto --sampler sde
 refuses pipeline-sampler "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-invert.json" --pipeline-sampler continuous
+refuses mu "$bin" "${grad[@]}" --pipeline "$FM" --mu 0.5 --pipeline-sampler continuous
 refuses solver "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-invert.json" --solver adjointdeis-1
 refuses mu "$bin" "${grad[@]}" --pipeline "$FM" --mu 0.5
 refuses mu "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-dynamic-mu.json"

@@ -32,7 +32,7 @@ struct GuideCommand: ParsableCommand {
   var methods: String = "dto"
   @Option(help: "Gradient-descent steps K.") var steps: Int = 20
   @Option(name: .customLong("sampler-steps"), help: "N = M, the sampling and adjoint steps.") var samplerSteps: Int = 20
-  @Option(help: "lambda | time-uniform | time-quadratic.") var grid: String = GridSpacing.timeUniform.rawValue
+  @Option(help: "lambda | time-uniform | time-quadratic | karras | shifted (default: time-uniform; karras on an EDMEuler pipeline).") var grid: String?
   @Option(name: .customLong("learning-rate"), help: "The step length, in units of |x_T| ~ sqrt(d) (normalized update).") var learningRate: Double = 0.1
   @Option(help: "normalized | plain") var update: String = DescentUpdate.normalized.rawValue
   @Option(help: "sphere (x_T keeps its starting norm) | none") var constraint: String = NoiseConstraint.sphere.rawValue
@@ -56,7 +56,7 @@ struct GuideCommand: ParsableCommand {
     guard !chosen.isEmpty else { throw InvalidInput("methods", "give at least one method") }
     guard (1...1000).contains(samplerSteps) else { throw InvalidInput("sampler-steps", "must be in 1...1000, got \(samplerSteps)") }
     guard rtol.isFinite, rtol > 0, rtol < 1 else { throw InvalidInput("rtol", "must be in (0, 1), got \(rtol)") }
-    let spacing = try GridSpacing.named(grid)
+    var spacing = try GridSpacing.named(grid ?? GridSpacing.timeUniform.rawValue)
     let noiseSeed = seed ?? 0
     func make(_ statistics: DataStatistics?) throws -> [(MorphMethod, any GradientMethod)] {
       try chosen.map { m in
@@ -77,6 +77,10 @@ struct GuideCommand: ParsableCommand {
       throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
+    if grid == nil, case .edm = pipeline.schedule.kind {  // EDM's natural grid, as `gradient --pipeline` (PipelineDefaults)
+      spacing = .karras
+      made = try make(nil)
+    }
     if let statistics {  // one image's, for each image of the batch (block-diagonal)
       let one = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: problem.shape.reduce(1, *))
       made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)))
@@ -106,7 +110,7 @@ struct GuideCommand: ParsableCommand {
         let outputSampler = method.outputSampler
         guideMethod = GuideMethod(
           name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
-          sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
+          sample: { [spacing] in try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
       }
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
         let left = Double(steps - step) * perStep, overall = left + Double(methodsAfter * steps) * perStep
