@@ -182,4 +182,25 @@ final class ContinuousEulerPipelineTests: XCTestCase {
       XCTAssertLessThan(gaps[2], gaps[1], "\(name): \(gaps)")
     }
   }
+
+  /// DTO from pure noise is the exact gradient of its sampler, whose first step uses the network's x0-hat = x - v(x, 1):
+  /// dL/dx_T against central differences of the sampled loss along two directions (Float64, h = 1e-5; the noise-end
+  /// VJP's x part is most of it: without it the first step would pass only (sigma_t/sigma_T) of the cotangent).
+  func testDTOFromPureNoiseEqualsCentralDifferences() throws {
+    let pr = try problem(try pipeline("flowmatch-tiny"), seed: 11)
+    var given = GradientOptions()
+    given.samplerSteps = 6
+    let r = try pr.gradient(try MethodSpec("dto/dpm-solver-2m").make(given: given, defaults: PipelineDefaults.gradientOptions(schedule: pr.schedule)))
+    func loss(_ xT: [Double]) throws -> Double {
+      pr.loss.value(try pr.moved(xT: xT, z: []).sample(.dpmSolver2M, steps: 6, spacing: .timeUniform))
+    }
+    XCTAssertEqual(pr.loss.value(r.x0), try loss(pr.xT), accuracy: 1e-12 * max(1, abs(pr.loss.value(r.x0))))
+    var rng = SeededGenerator(seed: 12)
+    let h = 1e-5
+    for _ in 0..<2 {
+      let u = rng.normals(pr.xT.count)
+      let fd = (try loss(zip(pr.xT, u).map { $0 + h * $1 }) - loss(zip(pr.xT, u).map { $0 - h * $1 })) / (2 * h)
+      XCTAssertEqual(dot(r.gradXT, u), fd, accuracy: 1e-6 * max(1, abs(fd)))
+    }
+  }
 }
