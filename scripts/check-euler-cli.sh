@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Euler-family pipelines through the command line (issue 22): gradient --pipeline and guide succeed on the committed
-# flow-matching pipeline and on EulerDiscrete / EDMEuler scheduler configs; every refusal is one line
+# flow-matching and EDM pipelines and on EulerDiscrete / EDMEuler scheduler configs, with diffusers' loop and with the
+# continuous-time methods on the pipelines' own schedules (invert on EDM); every refusal is one line
 # `error: <what>: <why>` on stderr naming the option or field, a non-zero exit, nothing on stdout and no output file.
 # Prints a count; exits 1 on a breach.
 set -uo pipefail
@@ -30,13 +31,36 @@ done
 succeeds "$bin" "${grad[@]}" --pipeline "$P/ddpm-linear-epsilon" --scheduler-config "$S/euler-karras-eps.json" --solver adjointdeis-1
 succeeds "$bin" guide --pipeline "$FM" --target "$T" --seed 1 --steps 2 --sampler-steps 5 --out "$tmp/guide"
 rm -f "$tmp/o.safetensors"
-refuses pipeline-sampler "$bin" "${grad[@]}" --pipeline "$FM" --pipeline-sampler continuous
-refuses solver "$bin" "${grad[@]}" --pipeline "$FM" --solver adjointdeis-2m
-refuses solver "$bin" "${grad[@]}" --pipeline "$P/ddpm-linear-epsilon" --scheduler-config "$S/edm-karras-v.json" --solver dto --sampler dpm-solver-2m
+# the continuous-time methods on the pipelines' own schedules (flow-matching from pure noise, edm; docs/diffusers-loop.md#continuous-schedules)
+EDM=$P/edm-tiny
+succeeds "$bin" "${grad[@]}" --pipeline "$FM" --pipeline-sampler continuous
+succeeds "$bin" "${grad[@]}" --pipeline "$FM" --solver adjointdeis-2m
+succeeds "$bin" "${grad[@]}" --pipeline "$FM" --solver adjointdeis-2m/data --grid shifted --sampler-steps 6
+succeeds "$bin" "${grad[@]}" --pipeline "$FM" --solver rk45
+succeeds "$bin" "${grad[@]}" --pipeline "$P/ddpm-linear-epsilon" --scheduler-config "$S/edm-karras-v.json" --solver dto --sampler dpm-solver-2m
+for s in adjointdeis-2m/data rex-rk4 bdia adjointdpm-rk4; do
+  succeeds "$bin" "${grad[@]}" --pipeline "$EDM" --solver $s --sampler-steps 6
+done
+succeeds "$bin" "${grad[@]}" --pipeline "$EDM" --pipeline-sampler continuous --sampler-steps 6
+succeeds "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-dynamic-mu.json" --mu 0.8 --pipeline-sampler continuous --grid shifted
+succeeds "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-dynamic-linear-mu.json" --mu 0.8 --solver adjointdeis-2m/data --grid shifted
+succeeds "$bin" guide --pipeline "$EDM" --target "$T" --seed 1 --steps 2 --sampler-steps 5 --methods dto,adjointdeis-2m/data --out "$tmp/guide4"
+succeeds "$bin" guide --pipeline "$FM" --target "$T" --seed 1 --steps 2 --sampler-steps 5 --methods dto,adjointdeis-1 --out "$tmp/guide3"
+if "$bin" invert --pipeline "$EDM" --image "$T" --sampler-steps 6 --output "$tmp/inv.safetensors" > "$tmp/out" 2> "$tmp/err" && grep -q '"round_trip_error"' "$tmp/out"; then
+  ok=$((ok+1)); else echo "FAILED: invert on $EDM"; cat "$tmp/err"; bad=$((bad+1)); fi
+rm -f "$tmp/o.safetensors"
+# what still cannot run: from pure noise (FM at T = 1) the reversible samplers, AdjointDPM and the SDE; invert_sigmas
+for s in rex-rk4 bdia adjointdpm-rk4; do
+  refuses solver "$bin" "${grad[@]}" --pipeline "$FM" --solver $s
+done
+refuses sampler "$bin" "${grad[@]}" --pipeline "$FM" --solver dto --sampler sde
+refuses pipeline-sampler "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-invert.json" --pipeline-sampler continuous
+refuses mu "$bin" "${grad[@]}" --pipeline "$FM" --mu 0.5 --pipeline-sampler continuous
+refuses solver "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-invert.json" --solver adjointdeis-1
 refuses mu "$bin" "${grad[@]}" --pipeline "$FM" --mu 0.5
 refuses mu "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-dynamic-mu.json"
 refuses timesteps "$bin" "${grad[@]}" --pipeline "$FM" --timesteps 999,500
-refuses methods "$bin" guide --pipeline "$FM" --target "$T" --methods dto,adjointdeis-1 --out "$tmp/g"
+refuses methods "$bin" guide --pipeline "$FM" --scheduler-config "$S/fm-invert.json" --target "$T" --methods dto,adjointdeis-1 --out "$tmp/g"
 # stochastic_sampling: the draws of every step are given (--noise FILE) or drawn from --seed (a note on stderr)
 printf '[%s]' "$(for i in 1 2 3; do printf '[%s]%s' "$(seq -s, 64 | sed 's/[0-9]*/0.1/g')" "$([ $i -lt 3 ] && echo ,)"; done)" > "$tmp/noise3.json"
 succeeds "$bin" "${grad[@]}" --pipeline "$FM" --scheduler-config "$S/fm-shift3-stochastic.json" --sampler-steps 3 --noise "$tmp/noise3.json"

@@ -52,6 +52,12 @@ public protocol NoisePredictor: Sendable {
   /// Its VJPs with the cotangent v (B x d): `x` is zero (x_T carries no information about x_0 there), `z` and
   /// `theta` as for `vjp`; the `eps` field holds the prediction.
   func noiseEndVJP(z: [Double], batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP
+
+  /// The data prediction at pure noise from the state x_T (B x d): a network's x0-hat there depends on x_T (flow
+  /// matching's velocity: `x0-hat = x - v(x, 1)`); the default is the x-free `noiseEndPrediction(z:batch:)`.
+  func noiseEndPrediction(_ x: [Double], z: [Double], batch: Int) throws -> [Double]
+  /// Its VJPs, `x` included (the default: `noiseEndVJP(z:...)`, zero in x).
+  func noiseEndVJP(_ x: [Double], z: [Double], batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP
 }
 
 extension NoisePredictor {
@@ -62,6 +68,16 @@ extension NoisePredictor {
 
   public func noiseEndVJP(z: [Double], batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP {
     throw InvalidInput("T", "this model predicts eps only, which gives no x_0 at alpha_T = 0 (pure noise): use T < 1")
+  }
+}
+
+extension NoisePredictor {
+  public func noiseEndPrediction(_ x: [Double], z: [Double], batch: Int) throws -> [Double] {
+    try noiseEndPrediction(z: z, batch: batch)
+  }
+
+  public func noiseEndVJP(_ x: [Double], z: [Double], batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP {
+    try noiseEndVJP(z: z, batch: batch, cotangent: v, wantParameters: wantParameters)
   }
 }
 

@@ -93,7 +93,8 @@ extension GradientCommand {
     } else {
       // with the image size known: the noise and statistics files (one image's statistics, for each of the B images)
       let method = try options.makeMethod(dimension: problem.shape.reduce(1, *), images: problem.batch, defaultSolver: "dto",
-                                          defaults: PipelineDefaults.adjoint(defaults, prediction: pipeline.scheduler.predictionType))
+                                          defaults: PipelineDefaults.adjoint(PipelineDefaults.gradientOptions(noiseSeed: seed ?? 0, schedule: pipeline.schedule),
+                                                                             schedule: pipeline.schedule, prediction: pipeline.scheduler.predictionType))
       r = try problem.gradient(method)
       label = method.label
       if let loop {  // an approximate method: checked against the exact gradient of the pipeline's loop

@@ -32,7 +32,7 @@ struct GuideCommand: ParsableCommand {
   var methods: String = "dto"
   @Option(help: "Gradient-descent steps K.") var steps: Int = 20
   @Option(name: .customLong("sampler-steps"), help: "N = M, the sampling and adjoint steps.") var samplerSteps: Int = 20
-  @Option(help: "lambda | time-uniform | time-quadratic.") var grid: String = GridSpacing.timeUniform.rawValue
+  @Option(help: "lambda | time-uniform | time-quadratic | karras | shifted (default: time-uniform; karras on an EDMEuler pipeline).") var grid: String?
   @Option(name: .customLong("learning-rate"), help: "The step length, in units of |x_T| ~ sqrt(d) (normalized update).") var learningRate: Double = 0.1
   @Option(help: "normalized | plain") var update: String = DescentUpdate.normalized.rawValue
   @Option(help: "sphere (x_T keeps its starting norm) | none") var constraint: String = NoiseConstraint.sphere.rawValue
@@ -56,12 +56,12 @@ struct GuideCommand: ParsableCommand {
     guard !chosen.isEmpty else { throw InvalidInput("methods", "give at least one method") }
     guard (1...1000).contains(samplerSteps) else { throw InvalidInput("sampler-steps", "must be in 1...1000, got \(samplerSteps)") }
     guard rtol.isFinite, rtol > 0, rtol < 1 else { throw InvalidInput("rtol", "must be in (0, 1), got \(rtol)") }
-    let spacing = try GridSpacing.named(grid)
+    var spacing = try GridSpacing.named(grid ?? GridSpacing.timeUniform.rawValue)
     let noiseSeed = seed ?? 0
-    func make(_ statistics: DataStatistics?, prediction: PredictionType = .epsilon) throws -> [(MorphMethod, any GradientMethod)] {
+    func make(_ statistics: DataStatistics?, schedule: NoiseSchedule? = nil, prediction: PredictionType = .epsilon) throws -> [(MorphMethod, any GradientMethod)] {
       try chosen.map { m in
         guard let g = try m.method(steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed, rtol: rtol, statistics: statistics,
-                                   adjust: { PipelineDefaults.adjoint($0, prediction: prediction) }) else {
+                                   adjust: { o in schedule.map { PipelineDefaults.adjoint(o, schedule: $0, prediction: prediction) } ?? o }) else {
           throw InvalidInput("methods", "\(m.rawValue) is not a gradient method")
         }
         return (m, g)
@@ -78,12 +78,13 @@ struct GuideCommand: ParsableCommand {
       throw InvalidInput("statistics", "\(statistics): no method has a linear part (e.g. adjointdeis-gl-1 or adjointdeis-gl-1/isotropic)")
     }
     let (pipeline, problem) = try inputs.problem(S.self, seed: seed)
-    // AdjointDEIS in the angle form for the pipeline's prediction type (docs/math.md#angle-form)
-    let prediction = pipeline.scheduler.predictionType
-    made = try make(nil, prediction: prediction)
+    if grid == nil, case .edm = pipeline.schedule.kind { spacing = .karras }  // EDM's natural grid, as `gradient --pipeline` (PipelineDefaults)
+    // AdjointDEIS in the form for the pipeline's schedule and prediction type (PipelineDefaults.adjoint)
+    let schedule = pipeline.schedule, prediction = pipeline.scheduler.predictionType
+    made = try make(nil, schedule: schedule, prediction: prediction)
     if let statistics {  // one image's, for each image of the batch (block-diagonal)
       let one = try DataStatisticsFile.load(from: URL(fileURLWithPath: statistics), dimension: problem.shape.reduce(1, *))
-      made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)), prediction: prediction)
+      made = try make(DataStatistics.blockDiagonal([DataStatistics](repeating: one, count: problem.batch)), schedule: schedule, prediction: prediction)
     }
     for (_, g) in made { try g.validate(try problem.gradientProblem) }
     var loop = inputs.pipelineSampler == .diffusers ? try inputs.loop(pipeline, steps: samplerSteps) : nil
@@ -106,7 +107,7 @@ struct GuideCommand: ParsableCommand {
         let outputSampler = method.outputSampler
         guideMethod = GuideMethod(
           name: method.rawValue, gradient: { try $0.gradient(gradientMethod) },
-          sample: { try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
+          sample: { [spacing] in try $0.sample(for: gradientMethod, kind: outputSampler, steps: samplerSteps, spacing: spacing, noiseSeed: noiseSeed) })
       }
       let trace = try descent.run(guideMethod, on: problem) { step, loss, perStep in
         let left = Double(steps - step) * perStep, overall = left + Double(methodsAfter * steps) * perStep

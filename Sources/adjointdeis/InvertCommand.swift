@@ -45,7 +45,11 @@ struct InvertCommand: ParsableCommand {
     let loaded = try DiffusionPipeline<S>.load(
       directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) }, variant: variant)
     if let why = loaded.scheduler.continuousUnsupported {
-      throw InvalidInput("pipeline", "invert runs its reversible sampler on the pipeline's continuous VP schedule, which this one does not have: \(why)")
+      throw InvalidInput("pipeline", "invert runs its reversible sampler on the pipeline's continuous-time schedule, which this one does not have: \(why)")
+    }
+    if case .flowMatching = loaded.schedule.kind {
+      throw InvalidInput("pipeline", "invert's reversible samplers cannot reach this flow-matching pipeline's x_T: it is pure noise (alpha_T = 0, T = 1), "
+        + "where their step and exact inverse divide by alpha (docs/math.md#noise-end)")
     }
     let model = try loaded.predictor()
     guard model.conditionDimension == 0 else { throw InvalidInput("pipeline", "invert takes an unconditional UNet (this one is conditioned)") }
@@ -56,7 +60,11 @@ struct InvertCommand: ParsableCommand {
     let started = Date()
     let inversion = try ReversibleInversion(x0: x0, sampler: method.reversible, model: model, schedule: schedule, grid: timeGrid)
     try Check.finite(inversion.xT, "x_T")
-    try SafeTensorsFile.write([.init("x_T", shape: [1] + shape, doubles: inversion.xT), .init("x_0", shape: [1] + shape, doubles: x0)],
+    // EDM's x_T = sqrt(1 + T^2) times the standard normal draw that gradient --x-T and guide take (PipelineProblem.startScale)
+    let scale: Double
+    if case .edm = schedule.kind { scale = 1 / (1 + schedule.tMax * schedule.tMax).squareRoot() } else { scale = 1 }
+    let draw = scale == 1 ? inversion.xT : inversion.xT.map { scale * $0 }
+    try SafeTensorsFile.write([.init("x_T", shape: [1] + shape, doubles: draw), .init("x_0", shape: [1] + shape, doubles: x0)],
                               metadata: ["method": method.label, "pipeline": pipeline], to: URL(fileURLWithPath: output))
     print(JSON.object([
       ("method", .string(method.label)),
@@ -64,7 +72,7 @@ struct InvertCommand: ParsableCommand {
       ("round_trip_error", .number(inversion.roundTripError)),
       ("round_trip_error_from_x_T", .number(inversion.roundTripErrorFromXT)),
       ("part_spread", .number(inversion.partSpread)),
-      ("x_T_std", .number((inversion.xT.map { $0 * $0 }.reduce(0, +) / Double(inversion.xT.count)).squareRoot())),
+      ("x_T_std", .number((draw.map { $0 * $0 }.reduce(0, +) / Double(draw.count)).squareRoot())),
       ("nfe", .object([("eps", .integer(inversion.evaluations.eps))])),
       ("wall_time_s", .number(Date().timeIntervalSince(started))),
       ("output", .string(output)),

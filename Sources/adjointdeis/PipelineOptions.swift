@@ -84,7 +84,6 @@ struct PipelineOptions: ParsableArguments {
       guard pipelineSampler == .diffusers else { throw InvalidInput("timesteps", "goes with --pipeline-sampler diffusers (the loop's own timesteps)") }
       _ = try customTimesteps(timesteps)
     }
-    if mu != nil && pipelineSampler != .diffusers { throw InvalidInput("mu", "goes with --pipeline-sampler diffusers (set_timesteps of a flow-matching loop)") }
     if let mu, !mu.isFinite { throw InvalidInput("mu", "must be finite, got \(mu)") }
     let loaded = try DiffusionPipeline<S>.load(
       directory: URL(fileURLWithPath: pipeline), schedulerOverride: schedulerConfig.map { URL(fileURLWithPath: $0) }, variant: variant)
@@ -97,6 +96,7 @@ struct PipelineOptions: ParsableArguments {
       for note in loaded.scheduler.notApplied { StandardStreams.error("note: \(file): \(note) (not applied by --pipeline-sampler continuous)") }
     }
     let model = try loaded.predictor()
+    let schedule = try continuousSchedule(loaded)
     let shape = loaded.sampleShape
     let batchSize: Int, xT: [Double]
     switch (self.xT, seed) {
@@ -134,7 +134,25 @@ struct PipelineOptions: ParsableArguments {
     let targetValues = try PipelineInputs.readTarget(URL(fileURLWithPath: target), batch: batchSize, shape: shape)
     let maskValues = try mask.map { try PipelineInputs.readMask(URL(fileURLWithPath: $0), batch: batchSize, shape: shape) }
     let pixelLoss = try PixelLoss(kind: loss, target: targetValues, mask: maskValues, dimension: shape.reduce(1, *))
-    return (loaded, try PipelineProblem(model: model, schedule: loaded.schedule, shape: shape, xT: xT, z: z, loss: pixelLoss))
+    return (loaded, try PipelineProblem(model: model, schedule: schedule, shape: shape, xT: xT, z: z, loss: pixelLoss))
+  }
+}
+
+extension PipelineOptions {
+  /// The continuous-time schedule of the run: the pipeline's, except that a FlowMatchEulerDiscreteScheduler with
+  /// use_dynamic_shifting takes `--mu` (its loop's set_timesteps(mu=...)) for its last sigma (t_eps) and the shifted
+  /// grid's shift (e^mu, or mu with time_shift_type linear). `--mu` with any other scheduler is refused here when no
+  /// loop refuses it (`--pipeline-sampler continuous`).
+  func continuousSchedule<S>(_ loaded: DiffusionPipeline<S>) throws -> NoiseSchedule {
+    guard let mu else { return loaded.schedule }
+    guard let e = loaded.scheduler.euler, e.kind == .flowMatch, e.dynamicShifting else {
+      throw InvalidInput("mu", "goes with a FlowMatchEulerDiscreteScheduler with use_dynamic_shifting = true")
+    }
+    let last = try loaded.scheduler.eulerSigmas(steps: 2, mu: mu, option: "mu").sigmas[1]
+    var grids = loaded.schedule.grids
+    if e.timeShift == .exponential { grids.dynamicMu = mu } else { grids.shift = mu }
+    let s = loaded.schedule
+    return try NoiseSchedule(kind: s.kind, name: s.name, tMin: e.invertSigmas ? s.tMin : last, tMax: s.tMax).with(grids: grids)
   }
 }
 

@@ -96,13 +96,17 @@ final class DiffusersLoopEulerTests: XCTestCase {
     }
   }
 
-  /// The flow-matching pipeline folder loads with its scheduler; the continuous-time methods are refused on it with
-  /// the reason, EulerDiscrete keeps its VP schedule.
-  func testFlowMatchPipelineLoadsAndSaysWhyContinuousMethodsCannotRun() throws {
+  /// The flow-matching pipeline folder loads with its scheduler and its continuous-time schedule (flow-matching from
+  /// pure noise to the loop's last nonzero sigma, shift 3 for the shifted grid); only invert_sigmas is refused to the
+  /// continuous-time methods, with the reason; EulerDiscrete keeps its VP schedule, EDMEuler gets edm on [sigma_min, sigma_max].
+  func testFlowMatchPipelineLoadsWithItsContinuousSchedule() throws {
     let p = try DiffusionPipeline<Double>.load(directory: Self.pipelines.appendingPathComponent("flowmatch-tiny"))
     XCTAssertEqual(p.scheduler.euler?.kind, .flowMatch)
     XCTAssertEqual(p.scheduler.euler?.shift, 3)
-    XCTAssertTrue(p.scheduler.continuousUnsupported?.contains("flow-matching") ?? false)
+    XCTAssertNil(p.scheduler.continuousUnsupported)
+    XCTAssertEqual(p.schedule.kind, .flowMatching)
+    XCTAssertEqual(p.schedule.tMax, 1)
+    XCTAssertEqual(p.schedule.grids.shift, 3)
     XCTAssertEqual(p.scheduler.ignored, [])
     XCTAssertEqual(p.scheduler.predictionName, "velocity (flow matching)")
     let loop = try DiffusersLoop(config: p.scheduler, steps: 8)
@@ -110,6 +114,13 @@ final class DiffusersLoopEulerTests: XCTestCase {
     let euler = try SchedulerConfig.load(from: Self.folder.appendingPathComponent("schedulers/euler-karras-eps.json"))
     XCTAssertNil(euler.continuousUnsupported)
     XCTAssertTrue(euler.notApplied.contains { $0.hasPrefix("use_karras_sigmas") })
+    XCTAssertTrue(try euler.schedule().isVariancePreserving)
+    let inverted = try SchedulerConfig.load(from: Self.folder.appendingPathComponent("schedulers/fm-invert.json"))
+    XCTAssertTrue(inverted.continuousUnsupported?.contains("invert_sigmas") ?? false)
+    let edm = try SchedulerConfig.load(from: Self.folder.appendingPathComponent("schedulers/edm-karras-rho5-sigmamin.json"))
+    let schedule = try edm.schedule()
+    XCTAssertEqual(schedule.kind, .edm)
+    XCTAssertEqual([schedule.tMin, schedule.tMax, schedule.grids.rho], [edm.euler!.sigmaMin!, edm.euler!.sigmaMax!, 5])
   }
 
   /// Seeded mutations of every fixture config (values replaced by extremes, keys dropped or added) and random step

@@ -70,7 +70,7 @@ public struct DiscretizeThenOptimize: Sendable {
       var history = History(depth: depth)
       for e in s.history.reversed() { history.push(e) }
       let zStep = z.z(step: step)
-      history.push(try grid.alphas[n - step] == 0 ? model.noiseEndPrediction(z: zStep, batch: 1)
+      history.push(try grid.alphas[n - step] == 0 ? model.noiseEndPrediction(s.x, z: zStep, batch: 1)
                    : model.eps(s.x, z: zStep, t: grid.times[n - step], batch: 1))
       ExponentialStep.applyValues(&s.x, linear: steps[step].a, coefficients: steps[step].v, history: history,
                                   noise: steps[step].q, xi: sampler.isSDE ? noise[step] : [])
@@ -92,7 +92,7 @@ public struct DiscretizeThenOptimize: Sendable {
         cotangent[i] = r
       }
       let vjp = try grid.alphas[n - step] == 0
-        ? model.noiseEndVJP(z: z.z(step: step), batch: 1, cotangent: cotangent, wantParameters: wantParameters)
+        ? model.noiseEndVJP(x, z: z.z(step: step), batch: 1, cotangent: cotangent, wantParameters: wantParameters)
         : model.vjp(x, z: z.z(step: step), t: grid.times[n - step], batch: 1, cotangent: cotangent, wantParameters: wantParameters)
       vjps += 1
       let bucket = z.count == 1 ? 0 : step

@@ -58,7 +58,8 @@ public struct AdjointDEISMethod: SweepBackMethod {
                                  given: given, defaults: defaults)
     let resolved = GradientOptions.resolve(given, over: defaults)
     self.rule = weightOption ? SecondOrderMultistep(weight: resolved.weight ?? .paper) : rule
-    parameterization = given.parameterization ?? .noise
+    // a context's default data form (a flow-matching or EDM pipeline's, PipelineDefaults.adjoint) where that form exists
+    parameterization = given.parameterization ?? (usesData && !settings.sampler.isSDE ? defaults.parameterization : nil) ?? .noise
     if parameterization == .data && settings.sampler.isSDE {
       throw InvalidInput("parameterization", "\(name)'s data-prediction form is written for the probability-flow ODE; the SDE adjoint has the eps form only")
     }

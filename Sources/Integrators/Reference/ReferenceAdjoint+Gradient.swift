@@ -47,7 +47,7 @@ extension ReferenceAdjoint {
         }
         let a = Array(u[ox..<oz])
         if schedule.alpha(t) == 0 {  // flow matching at t = 1 (docs/math.md#noise-end)
-          return try ProbabilityFlow.noiseEndAdjoint(model: model, schedule: schedule, t: t, x: backsolve ? xt : nil, a: a, z: zRow,
+          return try ProbabilityFlow.noiseEndAdjoint(model: model, schedule: schedule, t: t, state: xt, x: backsolve ? xt : nil, a: a, z: zRow,
                                                      wantParameters: wantTheta, layout: (ox, oz, ot, u.count))
         }
         let vjp = try model.vjp(xt, z: zRow, t: t, batch: 1, cotangent: a, wantParameters: wantTheta)

@@ -7,7 +7,7 @@ extension Sampler {
   /// it no weight: an infinite lambda step ends the history, `ExponentialStep`). One network call (the prediction).
   static func noiseEndStep<M: NoisePredictor>(_ x: inout [Double], from a: Int, to b: Int, grid: TimeGrid, model: M,
                                               z: [Double]) throws -> [Double] {
-    let prediction = try model.noiseEndPrediction(z: z, batch: 1)
+    let prediction = try model.noiseEndPrediction(x, z: z, batch: 1)
     let (ratio, alpha, sigmaA) = (grid.sigmas[b] / grid.sigmas[a], grid.alphas[b], grid.sigmas[a])
     let e = x.map { $0 / sigmaA }
     for i in 0..<x.count { x[i] = ratio * x[i] + alpha * prediction[i] }

@@ -3,15 +3,18 @@ import Integrators
 import NeuralCore
 
 extension PipelineProblem {
-  /// The registry's view of this problem: the lockstep batch, the time range, (x_T, z) and the pixel loss.
+  /// The registry's view of this problem: the lockstep batch, the time range, (x_T, z) and the pixel loss (x_T the
+  /// continuous-time start, `start`).
   public var gradientProblem: GradientProblem<LockstepBatch<Model>, PixelLoss> {
-    get throws { try GradientProblem(model: model, schedule: schedule, T: T, tEps: tEps, xT: xT, z: .constant(z), loss: loss) }
+    get throws { try GradientProblem(model: model, schedule: schedule, T: T, tEps: tEps, xT: start, z: .constant(z), loss: loss) }
   }
 
   /// dL/dx_T (and dL/dz) with any gradient method of the registry (made with `wantParameters = false`: the lockstep
   /// batch exposes no parameters).
   public func gradient(_ method: any GradientMethod) throws -> GradientResult {
-    try method.gradient(try gradientProblem)
+    var r = try method.gradient(try gradientProblem)
+    if startScale != 1 { r.gradXT = r.gradXT.map { startScale * $0 } }  // in the draw (EDM: x_T = startScale draw)
+    return r
   }
 }
 
@@ -30,13 +33,20 @@ public enum PipelineDefaults {
     return o
   }
 
-  /// The context defaults with AdjointDEIS in the angle form for the pipeline's prediction type (docs/math.md#angle-form):
-  /// the paper's form freezes alpha^2 a_x^T d eps/dx over a step and explodes where alpha changes by orders of
-  /// magnitude in one step (the end of squaredcos_cap_v2); `--adjoint-form standard` (or `/standard`) restores it.
-  public static func adjoint(_ defaults: GradientOptions, prediction: PredictionType) -> GradientOptions {
+  /// The context defaults with AdjointDEIS in the form that converges on the pipeline's schedule: on a
+  /// variance-preserving one the angle form for its prediction type (docs/math.md#angle-form; the paper's form
+  /// freezes alpha^2 a_x^T d eps/dx over a step and explodes where alpha changes by orders of magnitude in one step,
+  /// the end of squaredcos_cap_v2; `--adjoint-form standard` restores it); on flow matching and EDM the data-prediction
+  /// form (docs/math.md#adjoint-data-form; the eps form does not converge from pure noise: relative error 0.95-0.99 at
+  /// N = 10-50 on flowmatch-tiny, results/pipelines/euler-method-errors.md; `--parameterization noise` restores it).
+  public static func adjoint(_ defaults: GradientOptions, schedule: NoiseSchedule, prediction: PredictionType) -> GradientOptions {
     var o = defaults
-    o.adjointForm = .angle
-    o.networkOutput = NetworkOutput(rawValue: prediction.rawValue) ?? .epsilon  // the same three names
+    if schedule.isVariancePreserving {
+      o.adjointForm = .angle
+      o.networkOutput = NetworkOutput(rawValue: prediction.rawValue) ?? .epsilon  // the same three names
+    } else {
+      o.parameterization = .data
+    }
     return o
   }
 }

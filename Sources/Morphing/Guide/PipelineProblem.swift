@@ -38,6 +38,18 @@ public struct PipelineProblem<Model: NoisePredictor>: Sendable {
     tEps = schedule.tMin
   }
 
+  /// The factor on the standard normal draw x_T that starts the continuous-time samplers: the prior's standard
+  /// deviation sqrt(alpha_T^2 + sigma_T^2) = sqrt(1 + T^2) on EDM (diffusers' EDMEuler init_noise_sigma with T =
+  /// sigma_max); 1 on VP and flow matching (whose loops start from the draw itself). Gradients in the draw are
+  /// `startScale` times those in the start.
+  public var startScale: Double {
+    if case .edm = schedule.kind { return (1 + T * T).squareRoot() }
+    return 1
+  }
+
+  /// The continuous-time samplers' x_T: `startScale` times the draw.
+  public var start: [Double] { startScale == 1 ? xT : xT.map { startScale * $0 } }
+
   /// The same problem from another (x_T, z).
   public func moved(xT: [Double], z: [Double]) throws -> PipelineProblem {
     try PipelineProblem(model: model.model, schedule: schedule, shape: shape, xT: xT, z: z, loss: loss)
@@ -47,19 +59,19 @@ public struct PipelineProblem<Model: NoisePredictor>: Sendable {
   /// an ODE method with a linear part (`GaussianLinearSampling`), else `kind` (the method's output sampler).
   public func sample(for method: any GradientMethod, kind: SamplerKind, steps: Int, spacing: GridSpacing, noiseSeed: UInt64 = 0) throws -> [Double] {
     if let reversible = method as? ReversibleMethod {  // its own sampler (Rex, BDIA, ...)
-      return try reversible.sample(model: model, schedule: schedule, tEps: tEps, T: T, xT: xT, z: .constant(z))
+      return try reversible.sample(model: model, schedule: schedule, tEps: tEps, T: T, xT: start, z: .constant(z))
     }
     guard let gl = method as? GaussianLinearSampling, !gl.sampler.isSDE else {
       return try sample(kind, steps: steps, spacing: spacing, noiseSeed: noiseSeed)
     }
     let grid = try TimeGrid(schedule: schedule, tEps: tEps, T: T, steps: steps, spacing: spacing)
-    return try gl.sampleLinear(model: model, grid: grid, xT: xT, z: .constant(z))
+    return try gl.sampleLinear(model: model, grid: grid, xT: start, z: .constant(z))
   }
 
   /// x_0 sampled with `kind` on `steps` steps of `spacing` (SDE noise from `noiseSeed`).
   public func sample(_ kind: SamplerKind, steps: Int, spacing: GridSpacing, noiseSeed: UInt64 = 0) throws -> [Double] {
     let grid = try TimeGrid(schedule: schedule, tEps: tEps, T: T, steps: steps, spacing: spacing)
     let noise = kind.isSDE ? try NoiseSource.seeded(noiseSeed).draws(grid: grid, dimension: model.dataDimension) : []
-    return try Sampler(kind: kind).sample(model: model, grid: grid, xT: xT, z: .constant(z), noise: noise).x0
+    return try Sampler(kind: kind).sample(model: model, grid: grid, xT: start, z: .constant(z), noise: noise).x0
   }
 }

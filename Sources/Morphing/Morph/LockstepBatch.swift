@@ -39,4 +39,17 @@ public struct LockstepBatch<Model: NoisePredictor>: NoisePredictor {
     let r = try model.vjp(x, z: z, t: t, batch: batch * count, cotangent: v, wantParameters: false)
     return NoiseVJP(eps: r.eps, x: r.x, z: r.z, theta: [])
   }
+
+  /// The pure-noise end (flow matching at T = 1), batched as `eps` is.
+  public func noiseEndPrediction(_ x: [Double], z: [Double], batch: Int) throws -> [Double] {
+    try validateInputs(x, z: z, t: 1, batch: batch)
+    return try model.noiseEndPrediction(x, z: z, batch: batch * count)
+  }
+
+  public func noiseEndVJP(_ x: [Double], z: [Double], batch: Int, cotangent v: [Double], wantParameters: Bool) throws -> NoiseVJP {
+    guard !wantParameters else { throw InvalidInput("wantParameters", "a lockstep batch exposes no parameters") }
+    try validateInputs(x, z: z, t: 1, batch: batch, cotangent: v)
+    let r = try model.noiseEndVJP(x, z: z, batch: batch * count, cotangent: v, wantParameters: false)
+    return NoiseVJP(eps: r.eps, x: r.x, z: r.z, theta: [])
+  }
 }

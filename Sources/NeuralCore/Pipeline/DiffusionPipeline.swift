@@ -28,10 +28,12 @@ public struct DiffusionPipeline<Scalar: BLASScalar>: Sendable {
     }
   }
 
-  /// The eps-predictor the solvers run: the UNet on the pipeline's discrete schedule, its output converted to eps.
+  /// The eps-predictor the solvers run: the UNet on the pipeline's continuous schedule (`SchedulerConfig.schedule`), its
+  /// output converted to eps (`EpsilonConversion`).
   public func predictor() throws -> EpsilonConversion<UNetNoisePredictor<Scalar>> {
     let net = try UNetNoisePredictor(model: unet, schedule: schedule)
-    return EpsilonConversion(net, prediction: scheduler.predictionType, schedule: schedule)
+    return EpsilonConversion(net, prediction: scheduler.predictionType, schedule: schedule, sigmaData: scheduler.euler?.sigmaData ?? 0.5,
+                             timeScale: Double(scheduler.trainSteps))
   }
 
   /// (C, H, W) of one sample.

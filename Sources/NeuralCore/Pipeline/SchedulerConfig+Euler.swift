@@ -44,18 +44,13 @@ public struct EulerFamilyOptions: Sendable, Equatable {
 }
 
 extension SchedulerConfig {
-  /// Why the continuous-time methods cannot run on this config's model (nil: they can): flow matching and EDM are not
-  /// VP schedules.
+  /// Why the continuous-time methods cannot run on this config's model (nil: they can, on `schedule()`: VP for
+  /// EulerDiscrete, flow-matching for FlowMatchEulerDiscrete, edm for EDMEuler).
   public var continuousUnsupported: String? {
-    switch euler?.kind {
-    case .flowMatch?:
-      return "FlowMatchEulerDiscreteScheduler's model is a flow-matching velocity on x = (1 - sigma) x_0 + sigma eps, not the VP schedule the continuous-time methods run on "
-        + "(its continuous schedule lands separately)"
-    case .edm?:
-      return "EDMEulerScheduler's model is an EDM-preconditioned denoiser on x = x_0 + sigma eps, not the VP schedule the continuous-time methods run on "
-        + "(its continuous schedule lands separately)"
-    default: return nil
+    if euler?.kind == .flowMatch, euler?.invertSigmas == true {
+      return "invert_sigmas = true runs FlowMatchEulerDiscreteScheduler's loop from sigma 0 towards 1, which no continuous-time schedule here samples"
     }
+    return nil
   }
 
   /// What the network outputs, for logs and JSON: FlowMatch's velocity (eps - x_0), else `prediction_type`.

@@ -97,14 +97,25 @@ public struct SchedulerConfig: Sendable, Equatable {
   /// diffusers' `alphas_cumprod` (float32 values, exactly).
   public func alphasCumprod() -> [Double] { DiffusersBetas.alphasCumprod(betas()) }
 
-  /// The continuous-time VP schedule over these training steps (docs/math.md#discrete-schedule).
-  /// Flow matching and EDM have no VP schedule: their pipelines get diffusers' default DDPM schedule as a placeholder,
-  /// which only the diffusers loop's refusal of the continuous-time methods (`continuousUnsupported`) keeps unused.
+  /// The continuous-time schedule of this config's model (docs/math.md#discrete-schedule, docs/diffusers-loop.md#continuous-schedules):
+  /// the VP schedule over the training steps; `flow-matching` for FlowMatchEulerDiscrete (t = sigma on
+  /// [the loop's last nonzero sigma, 1], its shift and shift_terminal as the `shifted` grid's parameters); `edm` for
+  /// EDMEuler (t = sigma on [sigma_min, sigma_max], rho as the `karras` grid's).
   public func schedule() throws -> NoiseSchedule {
-    if continuousUnsupported != nil {
-      return try NoiseSchedule.discrete(alphasCumprod: SchedulerConfig().alphasCumprod(), name: "\(className) (diffusers loop only)")
+    switch euler?.kind {
+    case .flowMatch?:
+      let e = euler!  // invariant: the case
+      // the loop's last nonzero sigma does not depend on N (dynamic shifting: mu is a sampling option, so 1/T unshifted)
+      let last = e.dynamicShifting ? 1 / Double(trainSteps) : flowMatchSigmas(e, steps: 2, mu: nil).sigmas[1]
+      let grids = GridParameters(shift: e.dynamicShifting ? 1 : e.shift, shiftTerminal: e.shiftTerminal == 0 ? nil : e.shiftTerminal)
+      return try NoiseSchedule(kind: .flowMatching, name: "flow-matching (\(className))", tMin: e.invertSigmas ? 1 / Double(trainSteps) : last, tMax: 1)
+        .with(grids: grids)
+    case .edm?:
+      let e = euler!  // invariant: the case; sigma_min < sigma_max checked by validateEulerFamily
+      return try NoiseSchedule(kind: .edm, name: "edm (\(className))", tMin: e.sigmaMin!, tMax: e.sigmaMax!).with(grids: GridParameters(rho: e.rho))
+    default:
+      return try NoiseSchedule.discrete(alphasCumprod: alphasCumprod(), name: "\(className)/\(trainedBetas == nil ? betaSchedule.rawValue : "trained_betas")")
     }
-    return try NoiseSchedule.discrete(alphasCumprod: alphasCumprod(), name: "\(className)/\(trainedBetas == nil ? betaSchedule.rawValue : "trained_betas")")
   }
 
   // MARK: - scheduler_config.json
