@@ -121,7 +121,7 @@ extension Conv2D {
               // dU_xi (+)= dM_xi V_xi^T, the first chunk initialising the sum
               KernelProfile.time(.winogradTransforms) { wg.transformInput(xp.baseAddress!, batch: batch, b0, n, v) }
               KernelProfile.time(.convWeightGradient) {
-                for xi in 0..<points {
+                WinogradProducts.each(points) { xi in
                   S.gemm(
                     transA: false, transB: true, m: outChannels, n: inChannels, k: tiles, alpha: 1,
                     dm + xi * ms, lda: tiles, v + xi * vs, ldb: tiles,
@@ -131,7 +131,7 @@ extension Conv2D {
             }
             // dV_xi = U_xi^T dM_xi, overwriting V
             KernelProfile.time(.convDataGradient) {
-              for xi in 0..<points {
+              WinogradProducts.each(points) { xi in
                 S.gemm(
                   transA: true, transB: false, m: inChannels, n: tiles, k: outChannels, alpha: 1,
                   u + xi * uStride, lda: inChannels, dm + xi * ms, ldb: tiles,
@@ -146,5 +146,27 @@ extension Conv2D {
     }
     if let g { KernelProfile.time(.winogradWeights) { wg.accumulateWeightGradient(du, g + weight.offset) } }
     return Activation(channels: inChannels, batch: batch, height: x.height, width: x.width, data: dx)
+  }
+}
+
+/// The independent products of a Winograd convolution's reverse pass, one per point xi. Where the layer itself runs
+/// on several threads (a batch too small to slice, e.g. batch 1), they are dealt out to the threads, each running
+/// whole products on single-threaded OpenBLAS, instead of every small product (128 x 64 x 128 at batch 1 on 32 x 32)
+/// being split over the threads; inside a batch slice (one thread) they run in order. Measured with `bench ab
+/// --variant split-products` on the quiet machine at batch 1 (5 rounds): with the forward's products dealt out too,
+/// forward + VJP 0.92x (0.84-1.11) but the forward alone 1.12x (1.07-1.21), so the forward keeps OpenBLAS's
+/// threading; reverse pass only, forward + VJP 0.95x (0.88-1.05). Batch 8 (sliced) is unaffected (0.99x). Float32
+/// values agree to rounding (OpenBLAS's single- and multi-threaded sgemm round differently: 9e-6 relative on a
+/// cifar10-layout gradient); Float64's are bitwise the same.
+enum WinogradProducts {
+  static func each(_ points: Int, _ product: (Int) -> Void) {
+    let threads = ParallelRanges.threads
+    guard KernelSwitches.splitWinogradProducts, threads > 1 else {
+      for xi in 0..<points { product(xi) }
+      return
+    }
+    _ = BatchParallel.map(threads) { k in
+      for xi in stride(from: k, to: points, by: threads) { product(xi) }
+    }
   }
 }

@@ -12,11 +12,16 @@ public enum KernelSwitches {
   /// GroupNorm + SiLU as one pass each way (`GroupNorm.forwardSiLU`, `backwardSiLU`) instead of separate layers.
   nonisolated(unsafe) public static var fuseGroupNormSiLU = true
 
+  /// Deal a Winograd convolution's per-point products out to the threads (single-threaded OpenBLAS each) when the
+  /// layer runs multi-threaded, instead of threading each product (`WinogradProducts`).
+  nonisolated(unsafe) public static var splitWinogradProducts = true
+
   /// The Float32 variants above all on (the defaults) or all off (the kernels before them: F(2x2, 3x3) Winograd,
   /// weight transforms in every pass, separate GroupNorm and SiLU passes), for measuring before against after.
   public static func setAll(_ on: Bool) {
     cacheWinogradWeights = on
     winogradF4x3Float32 = on
     fuseGroupNormSiLU = on
+    splitWinogradProducts = on
   }
 }

@@ -12,12 +12,13 @@ struct BenchABCommand: ParsableCommand {
     discussion: """
       Variants: weight-cache (Winograd weight transforms cached between calls, against transforming per call);
       f4x3 (Winograd F(4x4, 3x3) where it applies, against F(2x2, 3x3) everywhere; both precisions);
-      fuse-norm-silu (GroupNorm + SiLU in one pass each way, against separate passes); all (the three together
-      against none of them);
+      fuse-norm-silu (GroupNorm + SiLU in one pass each way, against separate passes); split-products (a
+      multi-threaded layer's Winograd products dealt out to the threads, against each threaded by OpenBLAS); all
+      (all of them against none);
       openblas:OLD:NEW (OpenBLAS kernel sets by name, e.g. openblas:Haswell:Cooperlake).
       """)
 
-  @Option(help: "weight-cache | f4x3 | fuse-norm-silu | all | openblas:OLD:NEW") var variant: String
+  @Option(help: "weight-cache | f4x3 | fuse-norm-silu | split-products | all | openblas:OLD:NEW") var variant: String
   @Option(help: "Model directory, or cifar10 | small | tiny (random weights).") var model: String = "cifar10"
   @Option(help: "Images per batch (repeat the option for several).") var batch: [Int] = [8, 1]
   @Option(help: "float32 | float64") var dtype: BenchPrecision = .float32
@@ -48,6 +49,12 @@ struct BenchABCommand: ParsableCommand {
         return new ? "issue 20's kernels (F(4x4) in Float32, cached weight transforms, fused GroupNorm + SiLU)" : "the kernels before issue 20"
       }
     }
+    if variant == "split-products" {
+      return { new in
+        KernelSwitches.splitWinogradProducts = new
+        return new ? "reverse-pass Winograd products dealt out to the threads" : "each Winograd product threaded by OpenBLAS"
+      }
+    }
     if variant == "fuse-norm-silu" {
       return { new in
         KernelSwitches.fuseGroupNormSiLU = new
@@ -65,7 +72,7 @@ struct BenchABCommand: ParsableCommand {
     if parts.count == 3, parts[0] == "openblas" {
       return { new in OpenBLASKernels.use(new ? parts[2] : parts[1]) }
     }
-    throw InvalidInput("variant", "expected weight-cache, f4x3, fuse-norm-silu, all or openblas:OLD:NEW, got '\(variant)'")
+    throw InvalidInput("variant", "expected weight-cache, f4x3, fuse-norm-silu, split-products, all or openblas:OLD:NEW, got '\(variant)'")
   }
 
   func run() throws {

@@ -34,6 +34,34 @@ final class WinogradConvTests: XCTestCase {
     XCTAssertTrue(conv.usesWinograd(Activation<Float>(zeros: 8, batch: 1, height: 8, width: 7)))
   }
 
+  /// On two threads, the reverse pass's products dealt out to the threads (`WinogradProducts`) give bitwise the
+  /// Float64 dx and parameter gradients of each product threaded by OpenBLAS, for both tilings.
+  func testReverseProductsDealtOutToThreadsGiveTheSameFloat64Numbers() {
+    let (threads, split) = (ParallelRanges.threads, KernelSwitches.splitWinogradProducts)
+    ParallelRanges.threads = 2
+    defer { (ParallelRanges.threads, KernelSwitches.splitWinogradProducts) = (threads, split) }
+    let (conv, theta) = randomConv(24, 20, seed: 9)
+    var rng = SeededGenerator(seed: 4)
+    let x = Activation<Double>(channels: 24, batch: 1, height: 16, width: 16, data: FiniteDifferences.random(24 * 256, &rng))
+    let dy = Activation<Double>(channels: 20, batch: 1, height: 16, width: 16, data: FiniteDifferences.random(20 * 256, &rng))
+    func backward<W: WinogradTiling>(_ tiling: W.Type, split: Bool) -> ([Double], [Double]) {
+      KernelSwitches.splitWinogradProducts = split
+      var g = [Double](repeating: 0.25, count: theta.count)
+      let dx = theta.withUnsafeBufferPointer { p in
+        g.withUnsafeMutableBufferPointer { conv.winogradBackward(dy, input: x, p.baseAddress!, $0.baseAddress!, W.self) }
+      }
+      return (dx.data, g)
+    }
+    for tiling in [WinogradF2x3.self, WinogradF4x3.self] as [any WinogradTiling.Type] {
+      func both<W: WinogradTiling>(_ w: W.Type) {
+        let (a, b) = (backward(w, split: true), backward(w, split: false))
+        XCTAssertEqual(a.0, b.0, "dx \(w)")
+        XCTAssertEqual(a.1, b.1, "dtheta \(w)")
+      }
+      both(tiling)
+    }
+  }
+
   /// Forward, input gradient, weight and bias gradients agree with im2col to 1e-12 relative.
   /// The last shape is large enough for the transforms to split their channels over two threads.
   func testWinogradMatchesIm2colInFloat64() {
