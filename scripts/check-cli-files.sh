@@ -84,7 +84,9 @@ mkdir -p "$tmp/real"; echo old > "$tmp/real/out.st"; ln -s real/out.st "$tmp/lin
 [ $rc -ne 0 ] && grep -q "^error: /dev/full: cannot write: No space left on device" "$tmp/err" && [ -c /dev/full ] && pass || fail "--output /dev/full"
 
 # SIGTERM mid-run removes the staging folder and exits 143; SIGKILL leaves it and the next run sweeps it
-long=(convergence --config $cfg --out "$tmp/sig/out" --steps 5,10,20,40,80,160,320,640,1280 --seeds 4)
+# (16 seeds: about 6 s in a debug build, so that the signal at 1.5 s lands mid-run, not after the commit, on a fast
+# machine too; 4 seeds took 1.5 s and raced the commit)
+long=(convergence --config $cfg --out "$tmp/sig/out" --steps 5,10,20,40,80,160,320,640,1280 --seeds 16)
 "$bin" "${long[@]}" > /dev/null 2>&1 & pid=$!; sleep 1.5; kill -TERM $pid; wait $pid; rc=$?
 [ $rc -eq 143 ] && pass || fail "SIGTERM exit status $rc (want 143)"
 no_temporaries "$tmp/sig"

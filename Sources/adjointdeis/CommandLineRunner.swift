@@ -57,6 +57,7 @@ enum CommandLineRunner {
       if message == nil { message = "error: stdout: cannot write the output: \(reason)" }
       if code == 0 { code = 1 }
     }
+    if code != 0 { TemporaryFiles.yieldToSignal() }  // a failure caused by a SIGINT/SIGTERM/SIGHUP clean-up: die of the signal
     TemporaryFiles.removeAll()
     if let message { StandardStreams.error(message) }
     exit(code)

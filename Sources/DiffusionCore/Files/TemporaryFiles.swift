@@ -33,6 +33,16 @@ public enum TemporaryFiles {
   /// Set by the signal clean-up: no new temporary may be registered (and so created) after it.
   nonisolated(unsafe) private static var dying = false
 
+  /// If a signal's clean-up has begun, waits for it to end the process (the handler re-raises the signal within
+  /// milliseconds) and never returns: a failure the clean-up itself caused (a write into a staging folder it just
+  /// removed) must not exit first with its own status and message instead of the signal's.
+  public static func yieldToSignal() {
+    lock.lock()
+    let signalled = dying
+    lock.unlock()
+    if signalled { while true { pause() } }
+  }
+
   public static func unregister(_ url: URL) {
     lock.lock(); defer { lock.unlock() }
     paths.remove(url.path)
