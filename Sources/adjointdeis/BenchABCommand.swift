@@ -95,11 +95,7 @@ struct BenchABCommand: ParsableCommand {
     print("old: \(names.0); new: \(names.1); ratio = new / old (below 1: new faster); median of \(runs) runs after a warm-up, per variant and round")
     let timer = BenchUNetCommand.Timer(runs: runs)
     for b in batch {
-      var rng = SeededGenerator(seed: 1)
-      let x = (0..<b * c.inChannels * size * size).map { _ in S(rng.normal()) }
-      let z = (0..<b * c.conditionDimension).map { _ in S(rng.normal()) }
-      let v = (0..<b * c.outChannels * size * size).map { _ in S(rng.normal()) }
-      let t = [Double](repeating: 500, count: b)
+      let (x, z, v, t) = BenchInputs<S>.draw(c, size: size, batch: b)
       var forwardRatios: [Double] = [], fullRatios: [Double] = [], cpuRatios: [Double] = [], forwardCPURatios: [Double] = [], lines: [String] = []
       var fastestNew = (Double.infinity, Double.infinity), fastestOld = (Double.infinity, Double.infinity)
       var results: [Bool: UNetVJP<S>] = [:]

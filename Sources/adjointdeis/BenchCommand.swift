@@ -143,11 +143,7 @@ struct BenchUNetCommand: ParsableCommand {
     var notes: [String] = []
     var torchVersion = "", torchMachine = ""
     for b in batch {
-      var rng = SeededGenerator(seed: 1)
-      let x = (0..<b * c.inChannels * size * size).map { _ in S(rng.normal()) }
-      let z = (0..<b * c.conditionDimension).map { _ in S(rng.normal()) }
-      let v = (0..<b * c.outChannels * size * size).map { _ in S(rng.normal()) }
-      let t = [Double](repeating: 500, count: b)
+      let (x, z, v, t) = BenchInputs<S>.draw(c, size: size, batch: b)
       var results = BenchRounds(contendedLoad: contendedLoad)
       var inputsOnly: [Double] = []
       for k in 0..<rounds {
@@ -333,10 +329,7 @@ struct BenchUNetMemoryCommand: ParsableCommand {
     let unet = try UNet2DModel<S>.named(model)
     let c = unet.config
     guard let size = c.sampleSize else { throw InvalidInput("model", "the config has no sample_size") }
-    var rng = SeededGenerator(seed: 1)
-    let x = (0..<batch * c.inChannels * size * size).map { _ in S(rng.normal()) }
-    let z = (0..<batch * c.conditionDimension).map { _ in S(rng.normal()) }
-    let v = (0..<batch * c.outChannels * size * size).map { _ in S(rng.normal()) }
+    let (x, z, v, _) = BenchInputs<S>.draw(c, size: size, batch: batch)
     let before = Self.status("VmRSS:")
     let r = try unet.vjp(x, batch: batch, height: size, width: size, timesteps: [500], z: z, cotangent: v)
     guard r.x.allSatisfy(\.isFinite) else { throw InvalidInput("model", "the VJP is not finite") }
@@ -351,5 +344,17 @@ struct BenchUNetMemoryCommand: ParsableCommand {
       let kb = Double(line.dropFirst(field.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
     else { return .nan }
     return kb / 1024
+  }
+}
+
+/// The benchmarks' inputs for `batch` images of a model: x, z and the cotangent v, standard normals drawn in that
+/// order from seed 1, and timestep 500 for every image (the same numbers in every bench command).
+enum BenchInputs<S: BLASScalar> {
+  static func draw(_ c: UNetConfig, size: Int, batch b: Int) -> (x: [S], z: [S], v: [S], t: [Double]) {
+    var rng = SeededGenerator(seed: 1)
+    let x = (0..<b * c.inChannels * size * size).map { _ in S(rng.normal()) }
+    let z = (0..<b * c.conditionDimension).map { _ in S(rng.normal()) }
+    let v = (0..<b * c.outChannels * size * size).map { _ in S(rng.normal()) }
+    return (x, z, v, [Double](repeating: 500, count: b))
   }
 }

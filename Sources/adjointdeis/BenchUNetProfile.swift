@@ -14,11 +14,7 @@ extension BenchUNetCommand {
       + (baselineKernels ? "; NeuralCore with the kernels before issue 20 (--baseline-kernels)" : "")
     ]
     for b in batch {
-      var rng = SeededGenerator(seed: 1)
-      let x = (0..<b * c.inChannels * size * size).map { _ in S(rng.normal()) }
-      let z = (0..<b * c.conditionDimension).map { _ in S(rng.normal()) }
-      let v = (0..<b * c.outChannels * size * size).map { _ in S(rng.normal()) }
-      let t = [Double](repeating: 500, count: b)
+      let (x, z, v, t) = BenchInputs<S>.draw(c, size: size, batch: b)
       func pass() throws { _ = try unet.vjp(x, batch: b, height: size, width: size, timesteps: t, z: z, cotangent: v) }
       let loadBefore = MachineInfo.loadAverages()?[0] ?? .nan
       try pass()  // warm-up
